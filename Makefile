@@ -1,0 +1,46 @@
+# Quick start: `make demo` and `make test`. Each creates .venv on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export OMP_NUM_THREADS := 1
+export OPENBLAS_NUM_THREADS := 1
+export MPLBACKEND := Agg
+
+.PHONY: demo test test-slow lint format regen-golden bench clean
+
+$(BIN)/fields: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $(BIN)/fields
+
+demo: $(BIN)/fields
+	mkdir -p results
+	$(BIN)/fields run --site lung --site liver --site bone_marrow --site brain --site lymph_node \
+		--days 3650 --geometry 2d --output-every 365 --seed 0 --out results/demo.nc
+	$(BIN)/fields plot results/demo.nc --out results/demo.png
+	@echo "wrote results/demo.nc and results/demo.png"
+
+test: $(BIN)/fields
+	$(BIN)/ruff check fields tests
+	$(BIN)/python -m pytest -q
+
+test-slow: $(BIN)/fields
+	$(BIN)/python -m pytest -q -m slow
+
+lint: $(BIN)/fields
+	$(BIN)/ruff check fields tests
+	$(BIN)/ruff format --check fields tests
+
+format: $(BIN)/fields
+	$(BIN)/ruff format fields tests
+	$(BIN)/ruff check --fix fields tests
+
+regen-golden: $(BIN)/fields
+	$(BIN)/python -m tests.regression.regen
+
+bench: $(BIN)/fields
+	$(BIN)/fields bench
+
+clean:
+	rm -rf $(VENV) results .pytest_cache .hypothesis

@@ -1,0 +1,35 @@
+"""fields: continuum model of pre-metastatic niches and tumour-derived signalling fields.
+
+Public interface (DESIGN 6)::
+
+    import fields
+    p = fields.Parameters()
+    tree = fields.simulate(p, sites=["lung", "bone_marrow"], days=3650, geometry="2d", seed=0)
+"""
+
+from __future__ import annotations
+
+import os
+
+# FiPy picks its solver suite at import time; pin SciPy so runs are reproducible everywhere.
+os.environ.setdefault("FIPY_SOLVERS", "scipy")
+
+__version__ = "0.1.0"
+
+from fields.errors import FieldsInputError, ParameterError  # noqa: E402
+from fields.parameters import Parameters, load_parameters  # noqa: E402
+from fields.sites import SITE_NAMES  # noqa: E402
+
+# Binding the function after the submodule import makes ``fields.simulate`` the function.
+from fields.simulate import simulate  # noqa: E402
+
+
+__all__ = [
+    "SITE_NAMES",
+    "FieldsInputError",
+    "ParameterError",
+    "Parameters",
+    "__version__",
+    "load_parameters",
+    "simulate",
+]

@@ -1,0 +1,17 @@
+"""Exceptions raised for bad user input (the CLI maps these to exit code 2)."""
+
+from __future__ import annotations
+
+
+class FieldsInputError(ValueError):
+    """Bad user input: an unknown key, an invalid value, an unknown site, a malformed file."""
+
+
+class ParameterError(FieldsInputError):
+    """A parameter key or value that is not allowed."""
+
+    def __init__(self, key: str, value: object, allowed: str) -> None:
+        self.key = key
+        self.value = value
+        self.allowed = allowed
+        super().__init__(f"parameter '{key}' = {value!r} is not allowed: {allowed}")

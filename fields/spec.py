@@ -1,0 +1,130 @@
+"""Declarative parameter leaves: value, unit, source and allowed range in one place.
+
+Each leaf of the parameter tree is a dataclass field created with :func:`param`. Its metadata is
+read by validation (:func:`validate_leaf`), by the ``fields sites`` table and by the JSON export,
+so a value, its unit and its source can never drift apart.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+from fields.errors import ParameterError
+
+NONE_WORDS = ("none", "off", "null")
+
+
+def param(
+    default: Any,
+    unit: str,
+    source: str,
+    *,
+    lo: float | None = None,
+    hi: float | None = None,
+    lo_open: bool = False,
+    choices: tuple[str, ...] | None = None,
+    nullable: bool = False,
+    kind: type = float,
+    doc: str = "",
+) -> Any:
+    """A parameter leaf with its unit, its source and what values are allowed.
+
+    ``lo``/``hi`` are inclusive bounds unless ``lo_open``; ``nullable`` allows ``None`` (TOML and
+    ``--set`` spell it ``"none"``); ``kind`` is ``float``, ``int``, ``str`` or ``bool``.
+    """
+    meta = {
+        "unit": unit,
+        "source": source,
+        "lo": lo,
+        "hi": hi,
+        "lo_open": lo_open,
+        "choices": choices,
+        "nullable": nullable,
+        "kind": kind,
+        "doc": doc,
+    }
+    return dataclasses.field(default=default, metadata=meta)
+
+
+def allowed_text(meta: dict[str, Any]) -> str:
+    """Human description of what a leaf accepts, used in error messages."""
+    kind = meta["kind"]
+    if meta["choices"]:
+        text = "one of " + ", ".join(repr(c) for c in meta["choices"])
+    elif kind is bool:
+        text = "true or false"
+    else:
+        name = "an integer" if kind is int else "a finite number"
+        lo, hi = meta["lo"], meta["hi"]
+        if lo is not None and hi is not None:
+            text = f"{name} in {'(' if meta['lo_open'] else '['}{lo:g}, {hi:g}]"
+        elif lo is not None:
+            text = f"{name} {'>' if meta['lo_open'] else '>='} {lo:g}"
+        elif hi is not None:
+            text = f"{name} <= {hi:g}"
+        else:
+            text = name
+    if meta["unit"] and meta["unit"] != "1" and not meta["choices"]:
+        text += f" (unit: {meta['unit']})"
+    if meta["nullable"]:
+        text += ", or 'none'"
+    return text
+
+
+def coerce_leaf(key: str, value: Any, meta: dict[str, Any]) -> Any:
+    """Convert ``value`` (from Python, TOML, JSON or a ``--set`` string) and validate it."""
+    kind = meta["kind"]
+    allowed = allowed_text(meta)
+    if value is None or (isinstance(value, str) and value.strip().lower() in NONE_WORDS):
+        if meta["nullable"]:
+            return None
+        raise ParameterError(key, value, allowed)
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+            return value.strip().lower() == "true"
+        raise ParameterError(key, value, allowed)
+    if kind is str:
+        if not isinstance(value, str) or (meta["choices"] and value not in meta["choices"]):
+            raise ParameterError(key, value, allowed)
+        return value
+    # numeric
+    if isinstance(value, bool):
+        raise ParameterError(key, value, allowed)
+    if isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            raise ParameterError(key, value, allowed) from None
+    elif isinstance(value, int | float):
+        number = float(value)
+    else:
+        try:  # numpy scalars
+            number = float(value)
+        except (TypeError, ValueError):
+            raise ParameterError(key, value, allowed) from None
+    if not math.isfinite(number):
+        raise ParameterError(key, value, allowed)
+    if kind is int:
+        if number != int(number):
+            raise ParameterError(key, value, allowed)
+        number = int(number)
+    lo, hi = meta["lo"], meta["hi"]
+    if lo is not None and (number < lo or (meta["lo_open"] and number == lo)):
+        raise ParameterError(key, value, allowed)
+    if hi is not None and number > hi:
+        raise ParameterError(key, value, allowed)
+    return number
+
+
+def validate_dataclass(obj: Any, prefix: str) -> None:
+    """Validate (and normalise in place) every leaf of a frozen parameter dataclass."""
+    for f in dataclasses.fields(obj):
+        if "unit" not in f.metadata:
+            continue
+        key = f"{prefix}.{f.name}" if prefix else f.name
+        value = coerce_leaf(key, getattr(obj, f.name), dict(f.metadata))
+        object.__setattr__(obj, f.name, value)
