@@ -10,8 +10,12 @@ class FieldsInputError(ValueError):
 class ParameterError(FieldsInputError):
     """A parameter key or value that is not allowed."""
 
-    def __init__(self, key: str, value: object, allowed: str) -> None:
+    def __init__(self, key: str, value: object, allowed: str, *, unknown: bool = False) -> None:
         self.key = key
         self.value = value
         self.allowed = allowed
-        super().__init__(f"parameter '{key}' = {value!r} is not allowed: {allowed}")
+        if unknown:
+            text = f"unknown parameter key '{key}' (given {value!r}): allowed is {allowed}"
+        else:
+            text = f"parameter '{key}' = {value!r} is not allowed: {allowed}"
+        super().__init__(text)

@@ -578,7 +578,7 @@ def flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def _raise_unknown(key: str, walked: list[str], node: Any) -> None:
+def _raise_unknown(key: str, walked: list[str], node: Any, value: Any = None) -> None:
     if isinstance(node, dict):
         options = sorted(node)
         prefix = ".".join(walked)
@@ -588,9 +588,9 @@ def _raise_unknown(key: str, walked: list[str], node: Any) -> None:
         where = f"under '{prefix}'" if prefix else "at the top level"
         if walked == ["sites"]:
             allowed = _one_of(SITE_NAMES)
-            raise ParameterError(key, "unknown site", f"a site {allowed}{hint}")
-        raise ParameterError(key, "unknown key", f"a key {where}: {', '.join(options)}{hint}")
-    raise ParameterError(key, "unknown key", f"'{'.'.join(walked)}' is a value, not a group")
+            raise ParameterError(key, value, f"a site name, {allowed}{hint}", unknown=True)
+        raise ParameterError(key, value, f"a key {where}: {', '.join(options)}{hint}", unknown=True)
+    raise ParameterError(key, value, f"nothing: '{'.'.join(walked)}' is a value, not a group", unknown=True)
 
 
 def _set_dotted(tree: dict[str, Any], key: str, value: Any) -> None:
@@ -598,7 +598,7 @@ def _set_dotted(tree: dict[str, Any], key: str, value: Any) -> None:
     node: Any = tree
     for depth, part in enumerate(parts):
         if not isinstance(node, dict) or part not in node:
-            _raise_unknown(key, parts[:depth], node)
+            _raise_unknown(key, parts[:depth], node, value)
         if depth == len(parts) - 1:
             if isinstance(node[part], dict):
                 raise ParameterError(

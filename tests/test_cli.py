@@ -1,0 +1,73 @@
+"""The command line: run, plot, sites, and bad input (message, exit 2, no file)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from fields.cli import main
+
+FAST = ["--site", "lung", "--geometry", "krogh", "--days", "60", "--output-every", "30"]
+
+
+def test_run_and_plot(tmp_path, capsys):
+    out = tmp_path / "r.nc"
+    assert main(["run", *FAST, "--set", "primary.tvdt_days=80", "--seed", "3", "--out", str(out)]) == 0
+    assert out.is_file()
+    png = tmp_path / "r.png"
+    assert main(["plot", str(out), "--out", str(png)]) == 0
+    assert png.stat().st_size > 10_000
+    import xarray as xr
+
+    tree = xr.open_datatree(out)
+    assert tree.attrs["seed"] == 3
+    assert '"tvdt_days": 80.0' in tree.attrs["parameters"]
+
+
+def test_sites_table_has_units_and_sources(capsys):
+    assert main(["sites"]) == 0
+    text = capsys.readouterr().out
+    for word in ("lung", "spleen", "capillary_spacing_um", "um", "kPa", "Sources", "Carreau", "002_290404197ba78879.txt"):
+        assert word in text
+
+
+@pytest.mark.parametrize(
+    ("extra", "fragment"),
+    [
+        (["--set", "primary.tvdt=3"], "primary.tvdt"),
+        (["--set", "oxygen.diffusivity_um2_per_s=-1"], "oxygen.diffusivity_um2_per_s"),
+        (["--set", "vegf.diffusivity_um2_per_s=nan"], "'nan'"),
+        (["--set", "novalue"], "key=value"),
+        (["--site", "heart"], "heart"),
+        (["--geometry", "4d"], "4d"),
+        (["--config", "BAD_TOML"], "not valid TOML"),
+        (["--config", "MISSING"], "cannot read"),
+    ],
+)
+def test_bad_input_exit_2_no_traceback_no_file(tmp_path, extra, fragment):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[primary\ntvdt_days = \n")
+    extra = [str(bad) if e == "BAD_TOML" else str(tmp_path / "missing.toml") if e == "MISSING" else e for e in extra]
+    out = tmp_path / "out.nc"
+    args = ["run", "--site", "lung", "--geometry", "krogh", "--days", "10", *extra, "--out", str(out)]
+    proc = subprocess.run([sys.executable, "-m", "fields.cli", *args], capture_output=True, text=True)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert fragment in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.toml"]
+
+
+def test_plot_of_missing_or_bad_file(tmp_path):
+    junk = tmp_path / "junk.nc"
+    junk.write_bytes(b"not a netcdf")
+    for target in (tmp_path / "nope.nc", junk):
+        proc = subprocess.run(
+            [sys.executable, "-m", "fields.cli", "plot", str(target), "--out", str(tmp_path / "f.png")],
+            capture_output=True, text=True,
+        )
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert not (tmp_path / "f.png").exists()
