@@ -16,13 +16,12 @@ os.environ.setdefault("FIPY_SOLVERS", "scipy")
 
 __version__ = "0.1.0"
 
-from fields.errors import FieldsInputError, ParameterError  # noqa: E402
-from fields.parameters import Parameters, load_parameters  # noqa: E402
-from fields.sites import SITE_NAMES  # noqa: E402
+from fields.errors import FieldsInputError, ParameterError
+from fields.parameters import Parameters, load_parameters
 
 # Binding the function after the submodule import makes ``fields.simulate`` the function.
-from fields.simulate import simulate  # noqa: E402
-
+from fields.simulate import simulate
+from fields.sites import SITE_NAMES
 
 __all__ = [
     "SITE_NAMES",

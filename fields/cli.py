@@ -21,7 +21,9 @@ def _parse_set(items: Sequence[str]) -> dict[str, str]:
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise FieldsInputError(f"--set {item!r} is not allowed: the form is key=value, e.g. primary.tvdt_days=80")
+            raise FieldsInputError(
+                f"--set {item!r} is not allowed: the form is key=value, e.g. primary.tvdt_days=80"
+            )
         updates[key.strip()] = value.strip()
     return updates
 
@@ -66,7 +68,9 @@ def cmd_plot(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     out = Path(args.out)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".png", dir=out.parent if str(out.parent) else ".")
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{out.name}.", suffix=".png", dir=out.parent if str(out.parent) else "."
+    )
     os.close(fd)
     try:
         save_figure(fig, tmp)
@@ -87,7 +91,11 @@ def cmd_sites(args: argparse.Namespace) -> int:
     table = [header]
     for f in rows:
         table.append(
-            [f.name, str(f.metadata["unit"]), *(f"{getattr(presets[s], f.name):g}" for s in SITE_NAMES)]
+            [
+                f.name,
+                str(f.metadata["unit"]),
+                *(f"{getattr(presets[s], f.name):g}" for s in SITE_NAMES),
+            ]
         )
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     for index, row in enumerate(table):
@@ -122,12 +130,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="simulate and write a netCDF result")
     run.add_argument("--config", help="parameter TOML file")
-    run.add_argument("--site", action="append", metavar="SITE", help=f"site to simulate (repeat); one of {', '.join(SITE_NAMES)}")
+    run.add_argument(
+        "--site",
+        action="append",
+        metavar="SITE",
+        help=f"site to simulate (repeat); one of {', '.join(SITE_NAMES)}",
+    )
     run.add_argument("--days", type=float, default=3650.0, help="horizon in days (default 3650)")
-    run.add_argument("--geometry", default="2d", help=f"one of {', '.join(GEOMETRIES)} (default 2d)")
-    run.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a parameter (repeat)")
+    run.add_argument(
+        "--geometry", default="2d", help=f"one of {', '.join(GEOMETRIES)} (default 2d)"
+    )
+    run.add_argument(
+        "--set", action="append", metavar="KEY=VALUE", help="override a parameter (repeat)"
+    )
     run.add_argument("--seed", type=int, default=0, help="capillary layout seed (default 0)")
-    run.add_argument("--output-every", type=float, default=30.0, help="days between outputs (default 30)")
+    run.add_argument(
+        "--output-every", type=float, default=30.0, help="days between outputs (default 30)"
+    )
     run.add_argument("--no-fields", action="store_true", help="keep only time series and scalars")
     run.add_argument("--out", required=True, help="result file (.nc)")
     run.set_defaults(func=cmd_run)

@@ -46,10 +46,16 @@ def rates(
 ) -> DTCRates:
     """Fate rates from the local microenvironment."""
     stiff = hill(stiffness, p.reactivation_stiffness_half_kpa, 2.0)
-    reactivation = p.reactivation_max_per_day * (stiff + niche + hill(vegf, p.reactivation_vegf_half_pg_per_ml, 2.0)) / 3.0
-    dormancy = p.dormancy_induction_max_per_day * (
-        hyp + hill(tgfb, p.dormancy_tgfb_half_pg_per_ml, 2.0) + (1.0 - stiff)
-    ) / 3.0
+    reactivation = (
+        p.reactivation_max_per_day
+        * (stiff + niche + hill(vegf, p.reactivation_vegf_half_pg_per_ml, 2.0))
+        / 3.0
+    )
+    dormancy = (
+        p.dormancy_induction_max_per_day
+        * (hyp + hill(tgfb, p.dormancy_tgfb_half_pg_per_ml, 2.0) + (1.0 - stiff))
+        / 3.0
+    )
     support = cooption + (1.0 - cooption) * hill(vegf, p.angiogenesis_vegf_half_pg_per_ml, 1.0)
     growth = p.growth_rate_per_day * support * np.clip(1.0 - crowding, 0.0, 1.0)
     death_p = p.proliferating_death_per_day * hostility * (1.0 - p.niche_protection * niche)

@@ -102,8 +102,12 @@ def build_tree(
             key: _var(key, ("time",), np.array(values))
             for key, values in rec.site_series[name].items()
         }
-        variables["vessel"] = _var("vessel", patch.dims, patch.to_grid(patch.vessel.astype(np.int8)))
-        variables["time_to_outgrowth_days"] = _var("time_to_outgrowth_days", (), float(outgrowth[name]))
+        variables["vessel"] = _var(
+            "vessel", patch.dims, patch.to_grid(patch.vessel.astype(np.int8))
+        )
+        variables["time_to_outgrowth_days"] = _var(
+            "time_to_outgrowth_days", (), float(outgrowth[name])
+        )
         if rec.store_fields:
             for key, frames in rec.site_fields[name].items():
                 variables[key] = _var(key, ("time", *patch.dims), np.stack(frames))
@@ -129,7 +133,9 @@ def write_netcdf(tree: xr.DataTree, path: str | Path) -> Path:
         raise FieldsInputError(f"output path = '{path}' is not allowed: a file name ending in .nc")
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
-        raise FieldsInputError(f"output path = '{path}' is not allowed: folder '{folder}' does not exist")
+        raise FieldsInputError(
+            f"output path = '{path}' is not allowed: folder '{folder}' does not exist"
+        )
     encoding = {}
     for node in tree.subtree:
         enc = {
@@ -157,10 +163,14 @@ def open_result(path: str | Path) -> xr.DataTree:
         raise FieldsInputError(f"result file = '{path}' is not allowed: no such file")
     try:
         tree = xr.open_datatree(path)
-    except Exception as exc:  # noqa: BLE001 - any reader failure is a bad file for the user
-        raise FieldsInputError(f"result file = '{path}' is not a readable netCDF result: {exc}") from None
+    except Exception as exc:
+        raise FieldsInputError(
+            f"result file = '{path}' is not a readable netCDF result: {exc}"
+        ) from None
     if "parameters" not in tree.attrs:
-        raise FieldsInputError(f"result file = '{path}' is not a fields result (no 'parameters' attribute)")
+        raise FieldsInputError(
+            f"result file = '{path}' is not a fields result (no 'parameters' attribute)"
+        )
     return tree
 
 

@@ -82,9 +82,7 @@ class PrimaryParameters:
         lo_open=True,
         nullable=True,
     )
-    residual_fraction: float = param(
-        0.0, "1", "assumed: complete resection", lo=0.0, hi=1.0
-    )
+    residual_fraction: float = param(0.0, "1", "assumed: complete resection", lo=0.0, hi=1.0)
 
     @property
     def growth_rate_per_day(self) -> float:
@@ -181,7 +179,10 @@ class SpeciesParameters:
         0.003, "pg/mL/s", f"assumed: HIF-driven secretion ({STROMA})", lo=0.0
     )
     niche_secretion_pg_per_ml_per_s: float = param(
-        5e-4, "pg/mL/s", f"assumed: secretion by niche BMDCs, weak enough that niches need the primary ({STROMA})", lo=0.0
+        5e-4,
+        "pg/mL/s",
+        f"assumed: secretion by niche BMDCs, weak enough that niches need the primary ({STROMA})",
+        lo=0.0,
     )
 
     @property
@@ -192,8 +193,10 @@ class SpeciesParameters:
     @property
     def plasma_secretion_per_cell_per_day(self) -> float:
         """s_X (pg/mL/day/cell) such that a burden of doubling_burden_cells doubles plasma."""
-        return self.plasma_clearance_per_day * self.plasma_baseline_pg_per_ml / (
-            self.doubling_burden_cells
+        return (
+            self.plasma_clearance_per_day
+            * self.plasma_baseline_pg_per_ml
+            / (self.doubling_burden_cells)
         )
 
 
@@ -236,7 +239,10 @@ class StromaParameters:
         lo=0.0,
     )
     lox_stiffening_kpa_per_day: float = param(
-        0.03, "kPa/day", f"assumed: LOX crosslinking stiffens ECM ({STROMA}); per a.u. of LOX", lo=0.0
+        0.03,
+        "kPa/day",
+        f"assumed: LOX crosslinking stiffens ECM ({STROMA}); per a.u. of LOX",
+        lo=0.0,
     )
     tgfb_stiffening_kpa_per_day: float = param(
         0.05, "kPa/day", f"assumed: TGF-beta-driven fibrosis ({STROMA})", lo=0.0
@@ -245,7 +251,11 @@ class StromaParameters:
         1000.0, "pg/mL", "assumed: well above healthy levels", lo=0.0, lo_open=True
     )
     max_stiffness_kpa: float = param(
-        20.0, "kPa", "Booth et al. 2012: fibrotic lung ~17 kPa (AFM), recalled", lo=0.0, lo_open=True
+        20.0,
+        "kPa",
+        "Booth et al. 2012: fibrotic lung ~17 kPa (AFM), recalled",
+        lo=0.0,
+        lo_open=True,
     )
     stiffness_relaxation_days: float = param(
         60.0, "day", "assumed: matrix turnover of months", lo=0.0, lo_open=True
@@ -254,7 +264,10 @@ class StromaParameters:
         0.2, "1/day", f"assumed: BMDC clusters form within ~2 weeks ({STROMA})", lo=0.0
     )
     niche_lifetime_days: float = param(
-        14.0, "day", f"assumed: niches fade after removal of the primary ({STROMA})", lo=0.0,
+        14.0,
+        "day",
+        f"assumed: niches fade after removal of the primary ({STROMA})",
+        lo=0.0,
         lo_open=True,
     )
     niche_vegf_half_pg_per_ml: float = param(
@@ -284,15 +297,16 @@ class DTCParameters:
         3.0, "kPa", f"assumed: FAK/TAZ activation on stiff matrix ({STROMA})", lo=0.0, lo_open=True
     )
     reactivation_vegf_half_pg_per_ml: float = param(
-        10.0, "pg/mL", f"assumed: perivascular VEGF-A suppresses dormancy ({STROMA})", lo=0.0,
+        10.0,
+        "pg/mL",
+        f"assumed: perivascular VEGF-A suppresses dormancy ({STROMA})",
+        lo=0.0,
         lo_open=True,
     )
     dormancy_induction_max_per_day: float = param(
         0.01, "1/day", f"assumed: hypoxia, TGF-beta, soft matrix induce dormancy ({STROMA})", lo=0.0
     )
-    dormancy_tgfb_half_pg_per_ml: float = param(
-        100.0, "pg/mL", "assumed", lo=0.0, lo_open=True
-    )
+    dormancy_tgfb_half_pg_per_ml: float = param(100.0, "pg/mL", "assumed", lo=0.0, lo_open=True)
     dormant_death_per_day: float = param(
         5e-4, "1/day", "assumed: dormant DTCs persist for years (004_2f1bece312f6775d.txt)", lo=0.0
     )
@@ -303,8 +317,11 @@ class DTCParameters:
         0.8, "1", f"assumed: niches support DTC survival ({STROMA})", lo=0.0, hi=1.0
     )
     angiogenesis_vegf_half_pg_per_ml: float = param(
-        2.0, "pg/mL", f"assumed: outgrowth beyond avascular size needs VEGF unless co-opting ({SOIL})",
-        lo=0.0, lo_open=True,
+        2.0,
+        "pg/mL",
+        f"assumed: outgrowth beyond avascular size needs VEGF unless co-opting ({SOIL})",
+        lo=0.0,
+        lo_open=True,
     )
     carrying_capacity_per_mm3: float = param(
         1e6, "cell/mm^3", f"{KLEIN}: 1 mm^3 ~ 1e6 cells", lo=0.0, lo_open=True
@@ -384,9 +401,7 @@ class VesselNormalisation:
 
     start_day: float | None = param(None, "day", "scenario input", lo=0.0, nullable=True)
     end_day: float | None = param(None, "day", "scenario input", lo=0.0, nullable=True)
-    permeability_factor: float = param(
-        0.5, "1", f"assumed: tighter endothelium ({SOIL})", lo=0.0
-    )
+    permeability_factor: float = param(0.5, "1", f"assumed: tighter endothelium ({SOIL})", lo=0.0)
     po2_factor: float = param(1.2, "1", f"assumed: better perfusion ({SOIL})", lo=0.0, lo_open=True)
 
 
@@ -521,7 +536,7 @@ class Parameters:
         for name in GROUPS:
             if name == "sites":
                 for site_name, site in self.sites.items():
-                    for key, value, unit, source in _leaves(site, f"sites.{site_name}"):
+                    for key, value, unit, _default in _leaves(site, f"sites.{site_name}"):
                         field_name = key.rsplit(".", 1)[1]
                         yield key, value, unit, site_source(site_name, field_name)
                 continue
@@ -590,7 +605,9 @@ def _raise_unknown(key: str, walked: list[str], node: Any, value: Any = None) ->
             allowed = _one_of(SITE_NAMES)
             raise ParameterError(key, value, f"a site name, {allowed}{hint}", unknown=True)
         raise ParameterError(key, value, f"a key {where}: {', '.join(options)}{hint}", unknown=True)
-    raise ParameterError(key, value, f"nothing: '{'.'.join(walked)}' is a value, not a group", unknown=True)
+    raise ParameterError(
+        key, value, f"nothing: '{'.'.join(walked)}' is a value, not a group", unknown=True
+    )
 
 
 def _set_dotted(tree: dict[str, Any], key: str, value: Any) -> None:

@@ -7,9 +7,9 @@ import json
 import matplotlib
 
 matplotlib.use("Agg", force=False)
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import xarray as xr  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import xarray as xr
 
 MAP_FIELDS = ("oxygen", "vegf", "tgfb", "stiffness", "niche", "dtc_proliferating")
 
@@ -17,7 +17,9 @@ MAP_FIELDS = ("oxygen", "vegf", "tgfb", "stiffness", "niche", "dtc_proliferating
 def label(da: xr.DataArray) -> str:
     """'long name (units)' from CF attributes."""
     units = da.attrs.get("units", "")
-    name = da.name if da.name in ("x", "y", "z", "r", "time") else da.attrs.get("long_name", da.name)
+    name = (
+        da.name if da.name in ("x", "y", "z", "r", "time") else da.attrs.get("long_name", da.name)
+    )
     return f"{name} ({units})" if units and units != "1" else str(name)
 
 
@@ -72,11 +74,20 @@ def plot_result(tree: xr.DataTree, fields_to_map: tuple[str, ...] = MAP_FIELDS) 
 def _mark_events(ax: plt.Axes, tree: xr.DataTree) -> None:
     for t, text in json.loads(tree.attrs.get("events", "[]")):
         ax.axvline(t, color="grey", lw=0.8, ls="--")
-        ax.text(t, 1.0, f" {text}", rotation=90, va="top", ha="left", fontsize=6,
-                transform=ax.get_xaxis_transform(), color="grey")
+        ax.text(
+            t,
+            1.0,
+            f" {text}",
+            rotation=90,
+            va="top",
+            ha="left",
+            fontsize=6,
+            transform=ax.get_xaxis_transform(),
+            color="grey",
+        )
 
 
-def _time_courses(tree: xr.DataTree, sites: list[str], fig: plt.Figure, slot) -> None:  # noqa: ANN001
+def _time_courses(tree: xr.DataTree, sites: list[str], fig: plt.Figure, slot) -> None:
     sub = slot.subgridspec(1, 4)
     root = tree.dataset
     axes = [fig.add_subplot(sub[0, i]) for i in range(4)]
@@ -94,14 +105,23 @@ def _time_courses(tree: xr.DataTree, sites: list[str], fig: plt.Figure, slot) ->
         ds = tree[site].dataset
         axes[2].plot(ds["time"], ds["niche_fraction"], label=site)
         total = ds["dtc_proliferating_total"] + ds["dtc_dormant_total"]
-        line = axes[3].semilogy(ds["time"], np.maximum(ds["dtc_proliferating_total"], 1e-1), label=f"{site} P")
-        axes[3].semilogy(ds["time"], np.maximum(total - ds["dtc_proliferating_total"], 1e-1), ls=":", color=line[0].get_color())
+        line = axes[3].semilogy(
+            ds["time"], np.maximum(ds["dtc_proliferating_total"], 1e-1), label=f"{site} P"
+        )
+        axes[3].semilogy(
+            ds["time"],
+            np.maximum(total - ds["dtc_proliferating_total"], 1e-1),
+            ls=":",
+            color=line[0].get_color(),
+        )
     axes[2].set_ylabel(label(tree[sites[0]].dataset["niche_fraction"]))
     axes[2].set_title("niche fraction per site", fontsize=9)
     axes[2].legend(fontsize=6)
     axes[3].set_ylabel("DTCs in organ (cells)")
     axes[3].set_title("DTCs: proliferating (solid), dormant (dotted)", fontsize=9)
-    axes[3].axhline(json.loads(tree.attrs["parameters"])["dtc"]["detection_cells"], color="r", lw=0.8)
+    axes[3].axhline(
+        json.loads(tree.attrs["parameters"])["dtc"]["detection_cells"], color="r", lw=0.8
+    )
     axes[3].legend(fontsize=6)
     for ax in axes:
         ax.set_xlabel(label(root["time"]))

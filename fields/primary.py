@@ -109,8 +109,8 @@ def advance_plasma(
     out = base + (conc - base) * decay
     if n0 > 0.0:
         lam = local_rate(n0, n1, dt)
-        out += m * s.plasma_secretion_per_cell_per_day * n0 * (math.exp(lam * dt) - decay) / (
-            lam + k
+        out += (
+            m * s.plasma_secretion_per_cell_per_day * n0 * (math.exp(lam * dt) - decay) / (lam + k)
         )
     return out
 
@@ -118,9 +118,8 @@ def advance_plasma(
 def plasma_steady_state(cells: float, s: SpeciesParameters, active_fraction: float = 1.0) -> float:
     """Quasi-steady plasma level for a constant burden (pg/mL)."""
     return active_fraction * (
-        s.plasma_baseline_pg_per_ml + s.plasma_secretion_per_cell_per_day * cells / (
-            s.plasma_clearance_per_day
-        )
+        s.plasma_baseline_pg_per_ml
+        + s.plasma_secretion_per_cell_per_day * cells / (s.plasma_clearance_per_day)
     )
 
 
@@ -132,7 +131,9 @@ def shed_rate(cells: float, p: PrimaryParameters, d: DisseminationParameters) ->
     return d.shed_cells_per_g_per_day * grams
 
 
-def shed_cells(n0: float, n1: float, dt: float, p: PrimaryParameters, d: DisseminationParameters) -> float:
+def shed_cells(
+    n0: float, n1: float, dt: float, p: PrimaryParameters, d: DisseminationParameters
+) -> float:
     """Cells shed during a step (the step never straddles the onset: it is an event)."""
     if shed_rate(max(n0, n1), p, d) == 0.0 or shed_rate(n0, p, d) == 0.0:
         return 0.0

@@ -80,8 +80,12 @@ class SiteModel:
             "oxygen": DiffusionReactionOperator(
                 patch.mesh, params.oxygen.diffusivity_um2_per_s, patch.wall_faces, solver
             ),
-            "vegf": DiffusionReactionOperator(patch.mesh, params.vegf.diffusivity_um2_per_s, None, solver),
-            "tgfb": DiffusionReactionOperator(patch.mesh, params.tgfb.diffusivity_um2_per_s, None, solver),
+            "vegf": DiffusionReactionOperator(
+                patch.mesh, params.vegf.diffusivity_um2_per_s, None, solver
+            ),
+            "tgfb": DiffusionReactionOperator(
+                patch.mesh, params.tgfb.diffusivity_um2_per_s, None, solver
+            ),
         }
         if params.dtc.motility_um2_per_day > 0.0:
             self.ops["dtc"] = DiffusionReactionOperator(
@@ -193,7 +197,9 @@ class SiteModel:
     def series(self) -> dict[str, float]:
         s, w = self.state, self.weights
         return {
-            "hypoxic_fraction": float(np.sum(w * (s["oxygen"] < self.p.oxygen.hypoxia_threshold_mmhg))),
+            "hypoxic_fraction": float(
+                np.sum(w * (s["oxygen"] < self.p.oxygen.hypoxia_threshold_mmhg))
+            ),
             "mean_stiffness": float(np.sum(w * s["stiffness"])),
             "niche_fraction": float(np.sum(w * (s["niche"] >= 0.5))),
             "dtc_dormant_total": float(np.sum(w * s["dtc_dormant"]) * self.organ_mm3),
@@ -231,7 +237,9 @@ def _check_inputs(
         sites = [sites]
     names = list(dict.fromkeys(sites))
     if not names:
-        raise FieldsInputError(f"sites = [] is not allowed: at least one of {', '.join(SITE_NAMES)}")
+        raise FieldsInputError(
+            f"sites = [] is not allowed: at least one of {', '.join(SITE_NAMES)}"
+        )
     for name in names:
         if name not in SITE_NAMES:
             raise FieldsInputError(
@@ -242,8 +250,15 @@ def _check_inputs(
             f"geometry = {geometry!r} is not allowed: one of {', '.join(GEOMETRIES)}"
         )
     for key, value in (("days", days), ("output_every_days", output_every_days)):
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
-            raise FieldsInputError(f"{key} = {value!r} is not allowed: a finite number > 0 (unit: day)")
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+            or value <= 0
+        ):
+            raise FieldsInputError(
+                f"{key} = {value!r} is not allowed: a finite number > 0 (unit: day)"
+            )
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise FieldsInputError(f"seed = {seed!r} is not allowed: an integer >= 0")
     return names
@@ -251,7 +266,7 @@ def _check_inputs(
 
 def output_days(days: float, every: float) -> np.ndarray:
     """Requested output days: 0, every, 2 every, ... and the last day."""
-    n = int(math.floor(days / every + 1e-9))
+    n = math.floor(days / every + 1e-9)
     times = [i * every for i in range(n + 1)]
     if days - times[-1] > 1e-9 * max(days, 1.0):
         times.append(float(days))
@@ -305,7 +320,10 @@ def simulate(
 
     cells = p.primary.initial_cells
     mods = modifiers_at(p.interventions, 0.0)
-    plasma = {sp: primary.plasma_steady_state(cells, getattr(p, sp), mods.active_fraction(sp)) for sp in SPECIES}
+    plasma = {
+        sp: primary.plasma_steady_state(cells, getattr(p, sp), mods.active_fraction(sp))
+        for sp in SPECIES
+    }
     for model in models.values():
         model.set_modifiers(mods)
         model.initialise(plasma)
@@ -374,7 +392,17 @@ def simulate(
             next_out += 1
     if bar is not None:
         bar.close()
-    return build_tree(p, models, recorder, outgrowth, geometry=geometry, seed=seed, days=days, events=events, onset_day=onset_day)
+    return build_tree(
+        p,
+        models,
+        recorder,
+        outgrowth,
+        geometry=geometry,
+        seed=seed,
+        days=days,
+        events=events,
+        onset_day=onset_day,
+    )
 
 
 def _crossing_time(t0: float, t1: float, y0: float, y1: float, level: float) -> float:
@@ -385,7 +413,7 @@ def _crossing_time(t0: float, t1: float, y0: float, y1: float, level: float) -> 
     return t0 + min(max(frac, 0.0), 1.0) * (t1 - t0)
 
 
-def _progress_bar(days: float, progress: bool | None):  # noqa: ANN202
+def _progress_bar(days: float, progress: bool | None):
     if progress is False:
         return None
     if progress is None and not sys.stderr.isatty():

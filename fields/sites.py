@@ -24,6 +24,7 @@ SITE_NAMES: tuple[str, ...] = (
     "spleen",
 )
 
+
 @dataclass(frozen=True)
 class SiteParameters:
     """Parameters of one organ site. Units are in the field names and metadata."""

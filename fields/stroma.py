@@ -26,7 +26,9 @@ def relax(y: np.ndarray, target: np.ndarray, rate: np.ndarray, dt: float) -> np.
     return target + (y - target) * np.exp(-rate * dt)
 
 
-def update_lox(lox: np.ndarray, hyp: np.ndarray, p: StromaParameters, inhibition: float, dt: float) -> np.ndarray:
+def update_lox(
+    lox: np.ndarray, hyp: np.ndarray, p: StromaParameters, inhibition: float, dt: float
+) -> np.ndarray:
     """dL/dt = a_L (1 - inhibition) H - L / tau_L (LOX in a.u.; 1 at full hypoxia)."""
     rate = 1.0 / p.lox_lifetime_days
     target = p.lox_induction_per_day * (1.0 - inhibition) * hyp * p.lox_lifetime_days
@@ -41,7 +43,12 @@ def stiffening_drive(lox: np.ndarray, tgfb: np.ndarray, p: StromaParameters) -> 
 
 
 def update_stiffness(
-    stiffness: np.ndarray, lox: np.ndarray, tgfb: np.ndarray, baseline: float, p: StromaParameters, dt: float
+    stiffness: np.ndarray,
+    lox: np.ndarray,
+    tgfb: np.ndarray,
+    baseline: float,
+    p: StromaParameters,
+    dt: float,
 ) -> np.ndarray:
     """dE/dt = drive (E_max - E)/E_max - (E - E_site)/tau_E, exactly; E stays in [E_site, E_max]."""
     drive = stiffening_drive(lox, tgfb, p)
@@ -57,7 +64,9 @@ def niche_stimulus(vegf: np.ndarray, tgfb: np.ndarray, p: StromaParameters) -> n
     return 1.0 - (1.0 - s_v) * (1.0 - s_t)
 
 
-def update_niche(niche: np.ndarray, stimulus: np.ndarray, p: StromaParameters, dt: float) -> np.ndarray:
+def update_niche(
+    niche: np.ndarray, stimulus: np.ndarray, p: StromaParameters, dt: float
+) -> np.ndarray:
     """dn/dt = k_n S (1 - n) - n / tau_n, exactly; n stays in [0, 1]."""
     formation = p.niche_formation_per_day * stimulus
     rate = formation + 1.0 / p.niche_lifetime_days

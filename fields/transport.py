@@ -149,7 +149,7 @@ class DiffusionReactionOperator:
             self._cache.popitem(last=False)
         return lu
 
-    def _solve_fipy(self, sink, source, wall_value, dt, previous) -> np.ndarray:  # noqa: ANN001
+    def _solve_fipy(self, sink, source, wall_value, dt, previous) -> np.ndarray:
         self._k.setValue(np.asarray(sink, dtype=float))
         self._s.setValue(np.asarray(source, dtype=float))
         self._wall.setValue(wall_value)
@@ -212,7 +212,9 @@ def solve_oxygen(
 
 
 # ------------------------------------------------------------------------- VEGF, TGF-beta
-def species_sink_per_s(patch: Patch, s: SpeciesParameters, permeability_factor: float) -> np.ndarray:
+def species_sink_per_s(
+    patch: Patch, s: SpeciesParameters, permeability_factor: float
+) -> np.ndarray:
     """k(x) = tissue decay + wall exchange (1/s)."""
     exchange = patch.exchange_area_per_volume * s.permeability_um_per_s * permeability_factor
     return s.tissue_decay_per_s + exchange

@@ -7,9 +7,9 @@ import os
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-import pytest  # noqa: E402
+import pytest
 
-import fields  # noqa: E402
+import fields
 
 ALL_SITES = list(fields.SITE_NAMES)
 
@@ -17,13 +17,21 @@ ALL_SITES = list(fields.SITE_NAMES)
 @pytest.fixture(scope="session")
 def krogh_all_sites():
     """Acceptance run: all seven sites, krogh, ten years."""
-    return fields.simulate(fields.Parameters(), sites=ALL_SITES, days=3650, geometry="krogh", output_every_days=90)
+    return fields.simulate(
+        fields.Parameters(), sites=ALL_SITES, days=3650, geometry="krogh", output_every_days=90
+    )
 
 
 @pytest.fixture(scope="session")
 def run_2d():
     """Acceptance run: lung and bone marrow, 2d, one year."""
-    return fields.simulate(fields.Parameters(), sites=["lung", "bone_marrow"], days=365, geometry="2d", output_every_days=73)
+    return fields.simulate(
+        fields.Parameters(),
+        sites=["lung", "bone_marrow"],
+        days=365,
+        geometry="2d",
+        output_every_days=73,
+    )
 
 
 @pytest.fixture(scope="session")

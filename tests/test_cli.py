@@ -14,7 +14,9 @@ FAST = ["--site", "lung", "--geometry", "krogh", "--days", "60", "--output-every
 
 def test_run_and_plot(tmp_path, capsys):
     out = tmp_path / "r.nc"
-    assert main(["run", *FAST, "--set", "primary.tvdt_days=80", "--seed", "3", "--out", str(out)]) == 0
+    assert (
+        main(["run", *FAST, "--set", "primary.tvdt_days=80", "--seed", "3", "--out", str(out)]) == 0
+    )
     assert out.is_file()
     png = tmp_path / "r.png"
     assert main(["plot", str(out), "--out", str(png)]) == 0
@@ -29,7 +31,16 @@ def test_run_and_plot(tmp_path, capsys):
 def test_sites_table_has_units_and_sources(capsys):
     assert main(["sites"]) == 0
     text = capsys.readouterr().out
-    for word in ("lung", "spleen", "capillary_spacing_um", "um", "kPa", "Sources", "Carreau", "002_290404197ba78879.txt"):
+    for word in (
+        "lung",
+        "spleen",
+        "capillary_spacing_um",
+        "um",
+        "kPa",
+        "Sources",
+        "Carreau",
+        "002_290404197ba78879.txt",
+    ):
         assert word in text
 
 
@@ -49,10 +60,26 @@ def test_sites_table_has_units_and_sources(capsys):
 def test_bad_input_exit_2_no_traceback_no_file(tmp_path, extra, fragment):
     bad = tmp_path / "bad.toml"
     bad.write_text("[primary\ntvdt_days = \n")
-    extra = [str(bad) if e == "BAD_TOML" else str(tmp_path / "missing.toml") if e == "MISSING" else e for e in extra]
+    extra = [
+        str(bad) if e == "BAD_TOML" else str(tmp_path / "missing.toml") if e == "MISSING" else e
+        for e in extra
+    ]
     out = tmp_path / "out.nc"
-    args = ["run", "--site", "lung", "--geometry", "krogh", "--days", "10", *extra, "--out", str(out)]
-    proc = subprocess.run([sys.executable, "-m", "fields.cli", *args], capture_output=True, text=True)
+    args = [
+        "run",
+        "--site",
+        "lung",
+        "--geometry",
+        "krogh",
+        "--days",
+        "10",
+        *extra,
+        "--out",
+        str(out),
+    ]
+    proc = subprocess.run(
+        [sys.executable, "-m", "fields.cli", *args], capture_output=True, text=True
+    )
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr
     assert fragment in proc.stderr
@@ -66,8 +93,17 @@ def test_plot_of_missing_or_bad_file(tmp_path):
     junk.write_bytes(b"not a netcdf")
     for target in (tmp_path / "nope.nc", junk):
         proc = subprocess.run(
-            [sys.executable, "-m", "fields.cli", "plot", str(target), "--out", str(tmp_path / "f.png")],
-            capture_output=True, text=True,
+            [
+                sys.executable,
+                "-m",
+                "fields.cli",
+                "plot",
+                str(target),
+                "--out",
+                str(tmp_path / "f.png"),
+            ],
+            capture_output=True,
+            text=True,
         )
         assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert not (tmp_path / "f.png").exists()

@@ -10,11 +10,30 @@ import xarray as xr
 import fields
 from fields.output import write_netcdf
 
-ROOT_VARS = {"tumour_cells", "tumour_diameter_mm", "plasma_vegf", "plasma_tgfb", "dissemination_rate"}
+ROOT_VARS = {
+    "tumour_cells",
+    "tumour_diameter_mm",
+    "plasma_vegf",
+    "plasma_tgfb",
+    "dissemination_rate",
+}
 SITE_VARS = {
-    "oxygen", "vegf", "tgfb", "hypoxia", "lox", "stiffness", "niche", "dtc_dormant", "dtc_proliferating",
-    "vessel", "hypoxic_fraction", "mean_stiffness", "niche_fraction", "dtc_dormant_total",
-    "dtc_proliferating_total", "time_to_outgrowth_days",
+    "oxygen",
+    "vegf",
+    "tgfb",
+    "hypoxia",
+    "lox",
+    "stiffness",
+    "niche",
+    "dtc_dormant",
+    "dtc_proliferating",
+    "vessel",
+    "hypoxic_fraction",
+    "mean_stiffness",
+    "niche_fraction",
+    "dtc_dormant_total",
+    "dtc_proliferating_total",
+    "time_to_outgrowth_days",
 }
 
 
@@ -45,7 +64,9 @@ def test_netcdf_round_trip_identical(run_2d, tmp_path):
     for node in run_2d.subtree:
         other = back[node.path].dataset
         for name, var in node.dataset.variables.items():
-            np.testing.assert_array_equal(other[name].values, var.values, err_msg=f"{node.path}/{name}")
+            np.testing.assert_array_equal(
+                other[name].values, var.values, err_msg=f"{node.path}/{name}"
+            )
             assert other[name].attrs == var.attrs, f"{node.path}/{name}"
         assert other.attrs == node.dataset.attrs
     xr.testing.assert_identical(back, run_2d)

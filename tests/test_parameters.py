@@ -59,7 +59,9 @@ def test_with_updates_is_immutable_and_typed():
 
 
 def test_json_round_trip():
-    p = Parameters().with_updates({"primary.resection_day": 400.0, "interventions.anti_vegf.start_day": 10})
+    p = Parameters().with_updates(
+        {"primary.resection_day": 400.0, "interventions.anti_vegf.start_day": 10}
+    )
     assert Parameters.from_json(p.to_json()) == p
 
 
@@ -88,7 +90,9 @@ def test_bad_updates_name_key_value_and_allowed(updates, key, fragment):
 
 def test_toml_loading_and_errors(tmp_path):
     good = tmp_path / "p.toml"
-    good.write_text('[primary]\ntvdt_days = 80\ngrowth_law = "exponential"\n[sites.lung]\norgan_volume_ml = 900\n')
+    good.write_text(
+        '[primary]\ntvdt_days = 80\ngrowth_law = "exponential"\n[sites.lung]\norgan_volume_ml = 900\n'
+    )
     p = load_parameters(good)
     assert p.primary.tvdt_days == 80.0 and p.sites["lung"].organ_volume_ml == 900.0
     study = tmp_path / "s.toml"

@@ -8,7 +8,17 @@ import pytest
 import fields
 from fields.errors import FieldsInputError
 
-FIELDS = ("oxygen", "vegf", "tgfb", "hypoxia", "lox", "stiffness", "niche", "dtc_dormant", "dtc_proliferating")
+FIELDS = (
+    "oxygen",
+    "vegf",
+    "tgfb",
+    "hypoxia",
+    "lox",
+    "stiffness",
+    "niche",
+    "dtc_dormant",
+    "dtc_proliferating",
+)
 
 
 def check_bounds(tree):
@@ -62,13 +72,20 @@ def test_bone_marrow_more_hypoxic_than_lung(krogh_all_sites, run_2d):
         bm = float(tree["bone_marrow"]["hypoxia"].isel(time=-1).mean())
         lung = float(tree["lung"]["hypoxia"].isel(time=-1).mean())
         assert bm > 5 * lung
-    assert float(run_2d["bone_marrow"]["hypoxic_fraction"][-1]) > float(run_2d["lung"]["hypoxic_fraction"][-1])
+    assert float(run_2d["bone_marrow"]["hypoxic_fraction"][-1]) > float(
+        run_2d["lung"]["hypoxic_fraction"][-1]
+    )
 
 
 def _held_primary(cells: float, **extra) -> fields.Parameters:
     """A primary of constant size (very slow exponential growth)."""
     return fields.Parameters().with_updates(
-        {"primary.growth_law": "exponential", "primary.tvdt_days": 1e9, "primary.initial_cells": cells, **extra}
+        {
+            "primary.growth_law": "exponential",
+            "primary.tvdt_days": 1e9,
+            "primary.initial_cells": cells,
+            **extra,
+        }
     )
 
 
@@ -78,20 +95,30 @@ def test_larger_primary_raises_plasma_vegf_and_niche():
     large = fields.simulate(_held_primary(5e10), sites=sites, days=200, geometry="krogh")
     assert float(large["plasma_vegf"][-1]) > 2 * float(small["plasma_vegf"][-1])
     for site in sites:
-        assert float(large[site]["niche"].isel(time=-1).mean()) > float(small[site]["niche"].isel(time=-1).mean())
+        assert float(large[site]["niche"].isel(time=-1).mean()) > float(
+            small[site]["niche"].isel(time=-1).mean()
+        )
         assert float(large[site]["niche_fraction"][-1]) >= float(small[site]["niche_fraction"][-1])
-    assert sum(float(large[s]["niche_fraction"][-1]) for s in sites) > sum(float(small[s]["niche_fraction"][-1]) for s in sites)
+    assert sum(float(large[s]["niche_fraction"][-1]) for s in sites) > sum(
+        float(small[s]["niche_fraction"][-1]) for s in sites
+    )
 
 
 def test_resection_returns_plasma_to_baseline_and_niche_decays():
     p = _held_primary(5e10, **{"primary.resection_day": 100.0})
-    tree = fields.simulate(p, sites=["lung", "liver"], days=250, geometry="krogh", output_every_days=10)
+    tree = fields.simulate(
+        p, sites=["lung", "liver"], days=250, geometry="krogh", output_every_days=10
+    )
     root = tree.dataset
     at_resection = root.sel(time=100.0)
     assert float(at_resection.plasma_vegf) > 2 * p.vegf.plasma_baseline_pg_per_ml
     assert float(root.tumour_cells[-1]) == 0.0
-    np.testing.assert_allclose(float(root.plasma_vegf[-1]), p.vegf.plasma_baseline_pg_per_ml, rtol=1e-9)
-    np.testing.assert_allclose(float(root.plasma_tgfb[-1]), p.tgfb.plasma_baseline_pg_per_ml, rtol=1e-9)
+    np.testing.assert_allclose(
+        float(root.plasma_vegf[-1]), p.vegf.plasma_baseline_pg_per_ml, rtol=1e-9
+    )
+    np.testing.assert_allclose(
+        float(root.plasma_tgfb[-1]), p.tgfb.plasma_baseline_pg_per_ml, rtol=1e-9
+    )
     for site in ("lung", "liver"):
         niche = tree[site]["niche"].mean(dim="r")
         assert float(tree[site]["niche_fraction"].sel(time=100.0)) > 0.5
@@ -103,8 +130,14 @@ def test_resection_returns_plasma_to_baseline_and_niche_decays():
 def test_hypoxia_raises_lox_and_stiffness():
     base = fields.Parameters()
     low_o2 = base.with_updates({"sites.bone_marrow.vessel_po2_mmhg": 12.0})
-    runs = [fields.simulate(p, sites=["bone_marrow"], days=365, geometry="krogh") for p in (base, low_o2)]
-    hyp, lox, stiff = ([float(r["bone_marrow"][v].isel(time=-1).mean()) for r in runs] for v in ("hypoxia", "lox", "stiffness"))
+    runs = [
+        fields.simulate(p, sites=["bone_marrow"], days=365, geometry="krogh")
+        for p in (base, low_o2)
+    ]
+    hyp, lox, stiff = (
+        [float(r["bone_marrow"][v].isel(time=-1).mean()) for r in runs]
+        for v in ("hypoxia", "lox", "stiffness")
+    )
     assert hyp[1] > hyp[0]
     assert lox[1] > lox[0]
     assert stiff[1] > stiff[0]
@@ -121,14 +154,23 @@ def test_higher_stiffness_raises_proliferating_share():
 
 
 def test_2d_small_patch_runs_and_store_fields_false(small_2d_params):
-    tree = fields.simulate(small_2d_params, sites=["brain"], days=60, geometry="2d", output_every_days=30, store_fields=False)
+    tree = fields.simulate(
+        small_2d_params,
+        sites=["brain"],
+        days=60,
+        geometry="2d",
+        output_every_days=30,
+        store_fields=False,
+    )
     ds = tree["brain"].dataset
     assert "oxygen" not in ds and "niche_fraction" in ds and "vessel" in ds
     np.testing.assert_array_equal(tree["time"].values, [0.0, 30.0, 60.0])
 
 
 def test_outputs_land_on_requested_days():
-    tree = fields.simulate(_held_primary(1e9), sites=["lung"], days=100, geometry="krogh", output_every_days=30)
+    tree = fields.simulate(
+        _held_primary(1e9), sites=["lung"], days=100, geometry="krogh", output_every_days=30
+    )
     np.testing.assert_array_equal(tree["time"].values, [0.0, 30.0, 60.0, 90.0, 100.0])
 
 
@@ -146,5 +188,7 @@ def test_outputs_land_on_requested_days():
 )
 def test_bad_simulate_arguments(kwargs, fragment):
     with pytest.raises(FieldsInputError) as info:
-        fields.simulate(fields.Parameters(), **{"sites": ["lung"], "days": 10, "geometry": "krogh", **kwargs})
+        fields.simulate(
+            fields.Parameters(), **{"sites": ["lung"], "days": 10, "geometry": "krogh", **kwargs}
+        )
     assert fragment in str(info.value)
