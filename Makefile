@@ -6,7 +6,7 @@ export OMP_NUM_THREADS := 1
 export OPENBLAS_NUM_THREADS := 1
 export MPLBACKEND := Agg
 
-.PHONY: demo test test-slow lint format regen-golden bench clean
+.PHONY: demo test test-slow lint format regen-golden clean
 
 $(BIN)/fields: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,9 +38,6 @@ format: $(BIN)/fields
 
 regen-golden: $(BIN)/fields
 	$(BIN)/python -m tests.regression.regen
-
-bench: $(BIN)/fields
-	$(BIN)/fields bench
 
 clean:
 	rm -rf $(VENV) results .pytest_cache .hypothesis

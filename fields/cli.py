@@ -1,4 +1,4 @@
-"""Command line: ``fields run | plot | sites | bench`` (DESIGN 6).
+"""Command line: ``fields run | plot | sites`` (DESIGN 6).
 
 Bad input never shows a traceback: one message naming the key, the value and what is allowed,
 exit code 2, and no output file left behind (results are written to a temporary name and renamed).
@@ -113,12 +113,6 @@ def cmd_sites(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_bench(args: argparse.Namespace) -> int:
-    from fields.bench import main as bench_main
-
-    return bench_main(quick=args.quick)
-
-
 def build_parser() -> argparse.ArgumentParser:
     from fields import __version__
     from fields.geometry import GEOMETRIES
@@ -159,9 +153,6 @@ def build_parser() -> argparse.ArgumentParser:
     sites = sub.add_parser("sites", help="table of organ-site presets with units and sources")
     sites.set_defaults(func=cmd_sites)
 
-    bench = sub.add_parser("bench", help="solver benchmark: naive FiPy loop vs the fast path")
-    bench.add_argument("--quick", action="store_true", help="small grids only")
-    bench.set_defaults(func=cmd_bench)
     return parser
 
 
