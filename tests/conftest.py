@@ -38,3 +38,21 @@ def run_2d():
 def small_2d_params():
     """A 300 x 300 um patch for quick 2d tests."""
     return fields.Parameters().with_updates({"geometry.domain_um": 300.0})
+
+
+CONVERGENCE_KEY = pytest.StashKey[list]()
+
+
+@pytest.fixture(scope="session")
+def convergence_report(request):
+    """Lines printed in the terminal summary of every run."""
+    return request.config.stash.setdefault(CONVERGENCE_KEY, [])
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    """Print the measured convergence orders after every run, not only under -s."""
+    lines = config.stash.get(CONVERGENCE_KEY, [])
+    if lines:
+        terminalreporter.section("measured convergence orders")
+        for line in lines:
+            terminalreporter.write_line(line)

@@ -192,3 +192,11 @@ def test_bad_simulate_arguments(kwargs, fragment):
             fields.Parameters(), **{"sites": ["lung"], "days": 10, "geometry": "krogh", **kwargs}
         )
     assert fragment in str(info.value)
+
+
+def test_3d_geometry_small_cube():
+    p = fields.Parameters().with_updates({"geometry.domain_3d_um": 100.0})
+    tree = fields.simulate(p, sites=["bone_marrow"], days=30, geometry="3d", output_every_days=15)
+    assert tree["bone_marrow"]["oxygen"].dims == ("time", "z", "y", "x")
+    assert tree["bone_marrow"]["oxygen"].shape == (3, 10, 10, 10)
+    check_bounds(tree)

@@ -34,14 +34,13 @@ class ConvergenceCase:
     def error(self, n: int) -> tuple[float, float]:  # (h, max error)
         raise NotImplementedError
 
-    def test_converges_at_second_order(self):
+    def test_converges_at_second_order(self, convergence_report):
         results = [self.error(n) for n in self.levels]
         h = [r[0] for r in results]
         err = [r[1] for r in results]
         order = fitted_order(h, err)
-        print(
-            f"\n{self.name}: h = {h}, max error = {[f'{e:.3e}' for e in err]}, order = {order:.3f}"
-        )
+        line = f"{self.name}: h = {h}, max error = {[f'{e:.3e}' for e in err]}, order = {order:.3f}"
+        convergence_report.append(line)
         assert order >= MIN_ORDER
         assert err[-1] < err[0]
 
