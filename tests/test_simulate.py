@@ -7,18 +7,7 @@ import pytest
 
 import fields
 from fields.errors import FieldsInputError
-
-FIELDS = (
-    "oxygen",
-    "vegf",
-    "tgfb",
-    "hypoxia",
-    "lox",
-    "stiffness",
-    "niche",
-    "dtc_dormant",
-    "dtc_proliferating",
-)
+from fields.simulate import FIELD_NAMES as FIELDS
 
 
 def check_bounds(tree):

@@ -14,7 +14,7 @@ import fields
 from fields import primary
 from fields.geometry import make_patch
 from fields.parameters import Parameters
-from fields.simulate import SiteModel
+from fields.simulate import FIELD_NAMES, SiteModel
 from fields.transport import species_sink_per_s, species_source_per_s
 
 
@@ -219,17 +219,7 @@ def test_any_valid_update_keeps_states_bounded(picks):
     p = Parameters().with_updates({"primary.initial_cells": 1e9, **updates})
     tree = fields.simulate(p, sites=["lung"], days=120, geometry="krogh", output_every_days=60)
     ds = tree["lung"].dataset
-    for name in (
-        "oxygen",
-        "vegf",
-        "tgfb",
-        "hypoxia",
-        "lox",
-        "stiffness",
-        "niche",
-        "dtc_dormant",
-        "dtc_proliferating",
-    ):
+    for name in FIELD_NAMES:
         values = ds[name].values
         assert np.isfinite(values).all() and values.min() >= 0.0, name
     assert ds.oxygen.max() <= p.sites["lung"].vessel_po2_mmhg + 1e-9
