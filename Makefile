@@ -26,7 +26,7 @@ test: $(BIN)/fields
 	$(BIN)/python -m pytest -q
 
 test-slow: $(BIN)/fields
-	$(BIN)/python -m pytest -q -m slow
+	$(BIN)/python -m pytest -q -o addopts="" -ra --strict-markers -m slow
 
 lint: $(BIN)/fields
 	$(BIN)/ruff check fields tests

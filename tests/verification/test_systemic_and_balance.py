@@ -206,13 +206,25 @@ UPDATE_RANGES = {
 }
 
 
-@settings(max_examples=25, deadline=None)
-@given(
-    st.dictionaries(
-        st.sampled_from(sorted(UPDATE_RANGES)), st.floats(0.0, 1.0), min_size=1, max_size=5
-    )
+UPDATES = st.dictionaries(
+    st.sampled_from(sorted(UPDATE_RANGES)), st.floats(0.0, 1.0), min_size=1, max_size=5
 )
+
+
+@settings(max_examples=25, deadline=None)
+@given(UPDATES)
 def test_any_valid_update_keeps_states_bounded(picks):
+    check_bounded_after_update(picks)
+
+
+@pytest.mark.slow
+@settings(max_examples=300, deadline=None)
+@given(UPDATES)
+def test_any_valid_update_keeps_states_bounded_many(picks):
+    check_bounded_after_update(picks)
+
+
+def check_bounded_after_update(picks):
     updates = {
         key: lo + u * (hi - lo) for key, u in picks.items() for lo, hi in [UPDATE_RANGES[key]]
     }
