@@ -96,7 +96,7 @@ def coerce_leaf(key: str, value: Any, meta: dict[str, Any]) -> Any:
         raise ParameterError(key, value, allowed)
     if isinstance(value, str):
         try:
-            number = float(value.strip())
+            number = float(value)  # trims ASCII whitespace only; control characters fail
         except ValueError:
             raise ParameterError(key, value, allowed) from None
     elif isinstance(value, int | float):
