@@ -16,8 +16,7 @@ $(BIN)/fields: pyproject.toml
 
 demo: $(BIN)/fields
 	mkdir -p results
-	$(BIN)/fields run --site lung --site liver --site bone_marrow --site brain --site lymph_node \
-		--days 3650 --geometry 2d --output-every 365 --seed 0 --out results/demo.nc
+	$(BIN)/fields run --days 3650 --geometry 2d --output-every 365 --seed 0 --out results/demo.nc
 	$(BIN)/fields plot results/demo.nc --out results/demo.png
 	@echo "wrote results/demo.nc and results/demo.png"
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import sys
 from collections.abc import Sequence
 
@@ -31,11 +32,12 @@ def _parse_set(items: Sequence[str]) -> dict[str, str]:
 def cmd_run(args: argparse.Namespace) -> int:
     import fields
     from fields.output import write_netcdf
+    from fields.simulate import DEFAULT_SITES
 
     params = fields.load_parameters(args.config) if args.config else fields.Parameters()
     if args.set:
         params = params.with_updates(_parse_set(args.set))
-    sites = args.site or ["lung", "liver", "bone_marrow", "brain", "lymph_node"]
+    sites = args.site or DEFAULT_SITES
     tree = fields.simulate(
         params,
         sites=sites,
@@ -50,34 +52,23 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"wrote {path}")
     for site in tree.children:
         t = float(tree[site]["time_to_outgrowth_days"])
-        when = "none" if t != t else f"day {t:.0f}"
+        when = "none" if math.isnan(t) else f"day {t:.0f}"
         print(f"  {site:<12} time to outgrowth: {when}")
     return 0
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
-    from fields.output import open_result
+    from pathlib import Path
+
+    from fields.output import atomic_path, open_result
     from fields.plot import plot_result, save_figure
 
     if not args.out.lower().endswith(".png"):
         raise FieldsInputError(f"--out = '{args.out}' is not allowed: a file name ending in .png")
-    tree = open_result(args.result)
-    fig = plot_result(tree)
-    import os
-    import tempfile
-    from pathlib import Path
-
     out = Path(args.out)
-    fd, tmp = tempfile.mkstemp(
-        prefix=f".{out.name}.", suffix=".png", dir=out.parent if str(out.parent) else "."
-    )
-    os.close(fd)
-    try:
+    fig = plot_result(open_result(args.result))
+    with atomic_path(out) as tmp:
         save_figure(fig, tmp)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     print(f"wrote {out}")
     return 0
 

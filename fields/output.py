@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import math
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -126,16 +128,32 @@ def build_tree(
     return xr.DataTree.from_dict(children)
 
 
-def write_netcdf(tree: xr.DataTree, path: str | Path) -> Path:
-    """Write atomically: a temporary file in the same folder, renamed over ``path`` when complete."""
-    path = Path(path)
-    if path.suffix not in (".nc", ".nc4", ".netcdf"):
-        raise FieldsInputError(f"output path = '{path}' is not allowed: a file name ending in .nc")
+@contextlib.contextmanager
+def atomic_path(path: Path) -> Iterator[str]:
+    """Yield a temporary name beside ``path``; rename it over ``path`` only if the block succeeds.
+
+    A kill at any moment leaves either the old complete file or the new complete file.
+    """
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise FieldsInputError(
             f"output path = '{path}' is not allowed: folder '{folder}' does not exist"
         )
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{path.suffix}", dir=folder)
+    os.close(fd)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_netcdf(tree: xr.DataTree, path: str | Path) -> Path:
+    """Write atomically: a temporary file in the same folder, renamed over ``path`` when complete."""
+    path = Path(path)
+    if path.suffix not in (".nc", ".nc4", ".netcdf"):
+        raise FieldsInputError(f"output path = '{path}' is not allowed: a file name ending in .nc")
     encoding = {}
     for node in tree.subtree:
         enc = {
@@ -145,14 +163,8 @@ def write_netcdf(tree: xr.DataTree, path: str | Path) -> Path:
         }
         if enc:
             encoding[node.path] = enc
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         tree.to_netcdf(tmp, engine="h5netcdf", encoding=encoding)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 

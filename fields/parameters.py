@@ -196,7 +196,7 @@ class SpeciesParameters:
         return (
             self.plasma_clearance_per_day
             * self.plasma_baseline_pg_per_ml
-            / (self.doubling_burden_cells)
+            / self.doubling_burden_cells
         )
 
 
@@ -306,7 +306,9 @@ class DTCParameters:
     dormancy_induction_max_per_day: float = param(
         0.01, "1/day", f"assumed: hypoxia, TGF-beta, soft matrix induce dormancy ({STROMA})", lo=0.0
     )
-    dormancy_tgfb_half_pg_per_ml: float = param(100.0, "pg/mL", "assumed", lo=0.0, lo_open=True)
+    dormancy_tgfb_half_pg_per_ml: float = param(
+        100.0, "pg/mL", "assumed: about the healthy plasma TGF-beta level", lo=0.0, lo_open=True
+    )
     dormant_death_per_day: float = param(
         5e-4, "1/day", "assumed: dormant DTCs persist for years (004_2f1bece312f6775d.txt)", lo=0.0
     )
@@ -383,7 +385,9 @@ class SteppingParameters:
     dt_max_days: float = param(
         5.0, "day", "assumed: keeps g*dt < 0.05 for DTC growth", lo=0.0, lo_open=True
     )
-    growth_factor: float = param(2.0, "1", "assumed", lo=1.0, lo_open=True)
+    growth_factor: float = param(
+        2.0, "1", "assumed: steps double after an event until dt_max", lo=1.0, lo_open=True
+    )
 
 
 @dataclass(frozen=True)

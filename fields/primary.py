@@ -119,7 +119,7 @@ def plasma_steady_state(cells: float, s: SpeciesParameters, active_fraction: flo
     """Quasi-steady plasma level for a constant burden (pg/mL)."""
     return active_fraction * (
         s.plasma_baseline_pg_per_ml
-        + s.plasma_secretion_per_cell_per_day * cells / (s.plasma_clearance_per_day)
+        + s.plasma_secretion_per_cell_per_day * cells / s.plasma_clearance_per_day
     )
 
 
@@ -135,7 +135,7 @@ def shed_cells(
     n0: float, n1: float, dt: float, p: PrimaryParameters, d: DisseminationParameters
 ) -> float:
     """Cells shed during a step (the step never straddles the onset: it is an event)."""
-    if shed_rate(max(n0, n1), p, d) == 0.0 or shed_rate(n0, p, d) == 0.0:
+    if shed_rate(n0, p, d) == 0.0:
         return 0.0
     grams_per_cell = 1.0 / (p.cells_per_mm3 * 1000.0)
     return d.shed_cells_per_g_per_day * grams_per_cell * integral_cells(n0, n1, dt)

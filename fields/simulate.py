@@ -39,6 +39,8 @@ from fields.transport import (
 )
 
 SPECIES = ("vegf", "tgfb")
+#: The default scenario's sites (breast cancer's common metastatic organs).
+DEFAULT_SITES = ("lung", "liver", "bone_marrow", "brain", "lymph_node")
 FIELD_NAMES = (
     "oxygen",
     "vegf",
@@ -194,6 +196,10 @@ class SiteModel:
             s["dtc_proliferating"] = np.maximum(moved, 0.0)
 
     # ------------------------------------------------------------------------ outputs
+    def proliferating_total(self) -> float:
+        """Proliferating DTCs in the whole organ (cells)."""
+        return float(np.sum(self.weights * self.state["dtc_proliferating"]) * self.organ_mm3)
+
     def series(self) -> dict[str, float]:
         s, w = self.state, self.weights
         return {
@@ -203,7 +209,7 @@ class SiteModel:
             "mean_stiffness": float(np.sum(w * s["stiffness"])),
             "niche_fraction": float(np.sum(w * (s["niche"] >= 0.5))),
             "dtc_dormant_total": float(np.sum(w * s["dtc_dormant"]) * self.organ_mm3),
-            "dtc_proliferating_total": float(np.sum(w * s["dtc_proliferating"]) * self.organ_mm3),
+            "dtc_proliferating_total": self.proliferating_total(),
         }
 
 
@@ -287,7 +293,7 @@ def _events(p: Parameters, days: float) -> tuple[list[tuple[float, str]], float 
 
 def simulate(
     params: Parameters | None = None,
-    sites: Sequence[str] = ("lung", "liver", "bone_marrow", "brain", "lymph_node"),
+    sites: Sequence[str] = DEFAULT_SITES,
     days: float = 3650.0,
     geometry: str = "2d",
     seed: int = 0,
@@ -342,7 +348,7 @@ def simulate(
 
     recorder.record(0.0, systemic(), models)
     outgrowth = {name: math.nan for name in names}
-    previous_p = {name: models[name].series()["dtc_proliferating_total"] for name in names}
+    previous_p = {name: models[name].proliferating_total() for name in names}
     detect = p.dtc.detection_cells
 
     stops = sorted({*out_days[1:].tolist(), *(t for t, _ in events)})
@@ -376,7 +382,7 @@ def simulate(
         for name, model in models.items():
             model.set_modifiers(mods)
             model.step(step, plasma, arrest * p.sites[name].dtc_routing_fraction)
-            total = model.series()["dtc_proliferating_total"]
+            total = model.proliferating_total()
             if math.isnan(outgrowth[name]) and total >= detect:
                 outgrowth[name] = _crossing_time(t, t_new, previous_p[name], total, detect)
             previous_p[name] = total

@@ -30,33 +30,76 @@ class SiteParameters:
     """Parameters of one organ site. Units are in the field names and metadata."""
 
     capillary_spacing_um: float = param(
-        50.0, "um", "assumed", lo=1.0, lo_open=True, doc="mean intercapillary distance"
+        50.0,
+        "um",
+        "assumed: typical tissue intercapillary distance 40-60 um",
+        lo=1.0,
+        lo_open=True,
+        doc="mean intercapillary distance",
     )
-    vessel_po2_mmhg: float = param(40.0, "mmHg", "assumed", lo=0.0, doc="capillary blood pO2")
+    vessel_po2_mmhg: float = param(
+        40.0,
+        "mmHg",
+        "assumed: physioxic capillary pO2 (PhysiCell 38 mmHg; Carreau et al. 2011 range)",
+        lo=0.0,
+        doc="capillary blood pO2",
+    )
     baseline_stiffness_kpa: float = param(
-        1.0, "kPa", "assumed", lo=0.0, lo_open=True, doc="healthy ECM Young's modulus"
+        1.0,
+        "kPa",
+        "assumed: soft parenchyma ~1 kPa (Engler et al. 2006 range), recalled",
+        lo=0.0,
+        lo_open=True,
+        doc="healthy ECM Young's modulus",
     )
     organ_volume_ml: float = param(
-        1000.0, "mL", "assumed", lo=0.0, lo_open=True, doc="organ volume for scaling"
+        1000.0,
+        "mL",
+        "assumed: adult organ of about a litre",
+        lo=0.0,
+        lo_open=True,
+        doc="organ volume for scaling",
     )
     permeability_factor: float = param(
-        1.0, "1", "assumed", lo=0.0, doc="vessel permeability to VEGF/TGF-beta vs healthy"
+        1.0,
+        "1",
+        "assumed: continuous capillaries, the healthy reference (Stefanini et al. 2008)",
+        lo=0.0,
+        doc="vessel permeability to VEGF/TGF-beta vs healthy",
     )
     resident_tgfb_pg_per_ml_per_s: float = param(
-        0.0, "pg/mL/s", "assumed", lo=0.0, doc="TGF-beta released by resident matrix/cells"
+        0.0,
+        "pg/mL/s",
+        "assumed: no resident release outside bone",
+        lo=0.0,
+        doc="TGF-beta released by resident matrix/cells",
     )
     dtc_routing_fraction: float = param(
-        0.0, "1", "assumed", lo=0.0, hi=1.0, doc="share of disseminated cells arresting here"
+        0.0,
+        "1",
+        "assumed: poor soils receive a small share",
+        lo=0.0,
+        hi=1.0,
+        doc="share of disseminated cells arresting here",
     )
     dtc_hostility: float = param(
-        1.0, "1", "assumed", lo=0.0, doc="multiplier of DTC death rates (poor soil > 1)"
+        1.0,
+        "1",
+        "assumed: 1 for a permissive soil (002_290404197ba78879.txt, seed and soil)",
+        lo=0.0,
+        doc="multiplier of DTC death rates (poor soil > 1)",
     )
     vessel_cooption: float = param(
-        0.2, "1", "assumed", lo=0.0, hi=1.0, doc="outgrowth independent of VEGF (co-option)"
+        0.2,
+        "1",
+        "assumed: outgrowth mostly angiogenesis-dependent (002_290404197ba78879.txt)",
+        lo=0.0,
+        hi=1.0,
+        doc="outgrowth independent of VEGF (co-option)",
     )
 
 
-# Per-site sources override the field-level default source ("assumed").
+# Per-site sources override the field-level default source.
 SITE_SOURCES: dict[str, dict[str, str]] = {
     "lung": {
         "capillary_spacing_um": "assumed: dense alveolar capillary bed (~30 um)",

@@ -45,6 +45,7 @@ def test_every_leaf_has_unit_and_source():
     for key, _value, unit, source in leaves:
         assert unit, key
         assert source and len(source) > 5, key
+        assert source.strip() != "assumed", f"{key}: 'assumed' needs a one-line reason"
 
 
 def test_with_updates_is_immutable_and_typed():
