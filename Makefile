@@ -6,7 +6,7 @@ export OMP_NUM_THREADS := 1
 export OPENBLAS_NUM_THREADS := 1
 export MPLBACKEND := Agg
 
-.PHONY: demo test test-slow lint format regen-golden clean
+.PHONY: demo test test-slow bench lint format regen-golden clean
 
 $(BIN)/fields: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,10 +22,14 @@ demo: $(BIN)/fields
 
 test: $(BIN)/fields
 	$(BIN)/ruff check fields tests
+	$(BIN)/ruff format --check fields tests
 	$(BIN)/python -m pytest -q
 
 test-slow: $(BIN)/fields
 	$(BIN)/python -m pytest -q -o addopts="" -ra --strict-markers -m slow
+
+bench: $(BIN)/fields
+	$(BIN)/fields bench --markdown benchmarks/latest.md
 
 lint: $(BIN)/fields
 	$(BIN)/ruff check fields tests

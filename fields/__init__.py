@@ -16,6 +16,7 @@ os.environ.setdefault("FIPY_SOLVERS", "scipy")
 
 __version__ = "0.1.0"
 
+from fields import output as _output  # noqa: F401  (simulate's result builder, import-time)
 from fields.errors import FieldsInputError, ParameterError
 from fields.parameters import Parameters, load_parameters
 

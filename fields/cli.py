@@ -1,4 +1,4 @@
-"""Command line: ``fields run | plot | sites`` (DESIGN 6).
+"""Command line: ``fields run | sweep | plot | sites | bench`` (DESIGN 6).
 
 Bad input never shows a traceback: one message naming the key, the value and what is allowed,
 exit code 2, and no output file left behind (results are written to a temporary name and renamed).
@@ -61,16 +61,55 @@ def cmd_plot(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from fields.output import atomic_path, open_result
-    from fields.plot import plot_result, save_figure
+    from fields.plot import save_figure
 
     if not args.out.lower().endswith(".png"):
         raise FieldsInputError(f"--out = '{args.out}' is not allowed: a file name ending in .png")
     out = Path(args.out)
-    fig = plot_result(open_result(args.result))
+    if args.result.rstrip("/").endswith(".zarr"):
+        fig = _sweep_figure(args)
+    else:
+        from fields.plot import plot_result
+
+        fig = plot_result(open_result(args.result))
     with atomic_path(out) as tmp:
         save_figure(fig, tmp)
     print(f"wrote {out}")
     return 0
+
+
+def _sweep_figure(args: argparse.Namespace):
+    import json
+
+    from fields.plot import plot_heatmap, plot_outcome_vs_parameter, plot_sobol
+    from fields.sweep import open_sweep
+
+    ds = open_sweep(args.result)
+    varied = json.loads(ds.attrs.get("varied", "[]"))
+    scalars = [n for n in ds.data_vars if n not in ("status", "error") and "time" not in ds[n].dims]
+    output = args.output or ("sobol" if "sobol_S1" in ds else (scalars or [None])[0])
+    if output == "sobol":
+        if "sobol_S1" not in ds:
+            raise FieldsInputError(
+                "--output = 'sobol' is not allowed: the store has no Sobol indices"
+            )
+        return plot_sobol(ds)
+    if output not in ds.data_vars or output in ("status", "error"):
+        allowed = [n for n in ds.data_vars if n not in ("status", "error")]
+        raise FieldsInputError(f"--output = {output!r} is not allowed: one of {', '.join(allowed)}")
+    for flag, value in (("--x", args.x), ("--y", args.y)):
+        if value is not None and value not in varied:
+            raise FieldsInputError(f"{flag} = {value!r} is not allowed: one of {', '.join(varied)}")
+    if args.site is not None and args.site not in [str(s) for s in ds["site"].values]:
+        raise FieldsInputError(
+            f"--site = {args.site!r} is not allowed: one of {', '.join(map(str, ds['site'].values))}"
+        )
+    if not varied:
+        raise FieldsInputError(f"result = '{args.result}' is not allowed: the study varies nothing")
+    x = args.x or varied[0]
+    if args.y is not None:
+        return plot_heatmap(ds, output, x, args.y, site=args.site)
+    return plot_outcome_vs_parameter(ds, output, x, sites=[args.site] if args.site else None)
 
 
 def cmd_sites(args: argparse.Namespace) -> int:
@@ -101,6 +140,85 @@ def cmd_sites(args: argparse.Namespace) -> int:
         for text, names in notes.items():
             who = "all sites" if len(names) == len(SITE_NAMES) else ", ".join(names)
             print(f"  {f.name} [{who}]: {text}")
+    return 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    import time
+    import warnings
+    from pathlib import Path
+
+    from fields.study import load_study
+    from fields.sweep import failed_runs, sweep
+
+    if args.workers is not None and args.workers < 0:
+        raise FieldsInputError(f"--workers = {args.workers} is not allowed: an integer >= 0")
+    study = load_study(args.study)
+    started = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # failures are listed below instead
+        ds = sweep(study, store=args.out, client=args.scheduler, workers=args.workers)
+    wall = time.perf_counter() - started
+    ran = int(ds.attrs.get("last_session_runs", 0))
+    total = ds.sizes["run"]
+    rate = f", {ran / wall:.2f} runs/s" if ran else ""
+    print(f"{study.name}: {total} runs in {args.out} ({ran} run now in {wall:.1f} s{rate})")
+    if "sobol_S1" in ds:
+        from fields.output import atomic_path
+        from fields.plot import plot_sobol, save_figure
+
+        figure = Path(args.out).with_name(Path(args.out).stem + "_sobol.png")
+        with atomic_path(figure) as tmp:
+            save_figure(plot_sobol(ds), tmp)
+        print(f"wrote {figure} (Sobol indices)")
+    failed = failed_runs(ds)
+    if failed:
+        print(f"{len(failed)} runs failed:", file=sys.stderr)
+        for index, message in failed:
+            print(f"  run {index}: {message}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from fields import bench
+    from fields.output import atomic_path
+
+    if args.markdown and not args.markdown.lower().endswith(".md"):
+        raise FieldsInputError(
+            f"--markdown = '{args.markdown}' is not allowed: a file name ending in .md"
+        )
+    if args.markdown and not Path(args.markdown).resolve().parent.is_dir():
+        raise FieldsInputError(
+            f"--markdown = '{args.markdown}' is not allowed: its folder does not exist"
+        )
+    if args.quick:
+        solver_cases, target_cases = bench.QUICK_SOLVER_CASES, bench.QUICK_TARGET_CASES
+    else:
+        solver_cases, target_cases = bench.SOLVER_CASES, bench.TARGET_CASES
+    if args.only:
+        wanted = set(args.only)
+        known = {c.label for c in solver_cases} | {c.label for c in target_cases}
+        unknown = sorted(wanted - known)
+        if unknown:
+            raise FieldsInputError(
+                f"--only = {unknown[0]!r} is not allowed: one of {', '.join(sorted(known))}"
+            )
+        solver_cases = [c for c in solver_cases if c.label in wanted]
+        target_cases = [c for c in target_cases if c.label in wanted]
+    lines: list[str] = []
+
+    def echo(line: str) -> None:
+        lines.append(line)
+        print(line, flush=True)
+
+    bench.run_benchmark(solver_cases, target_cases, echo=echo)
+    if args.markdown:
+        with atomic_path(Path(args.markdown)) as tmp:
+            Path(tmp).write_text("\n".join(lines) + "\n", encoding="utf-8")
+        print(f"wrote {args.markdown}")
     return 0
 
 
@@ -136,13 +254,44 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", required=True, help="result file (.nc)")
     run.set_defaults(func=cmd_run)
 
-    plot = sub.add_parser("plot", help="multi-panel PNG of a result")
-    plot.add_argument("result", help="result file (.nc)")
+    plot = sub.add_parser("plot", help="PNG of a run (.nc) or of a sweep store (.zarr)")
+    plot.add_argument("result", help="result file (.nc) or sweep store (.zarr)")
     plot.add_argument("--out", required=True, help="figure file (.png)")
+    plot.add_argument(
+        "--output", help="sweeps: output to plot, or 'sobol' (default: Sobol bars if present)"
+    )
+    plot.add_argument("--x", help="sweeps: varied parameter on the x axis (default: the first)")
+    plot.add_argument("--y", help="sweeps: second varied parameter (draws a heatmap)")
+    plot.add_argument("--site", help="sweeps: site of a per-site output (default: all sites)")
     plot.set_defaults(func=cmd_plot)
 
     sites = sub.add_parser("sites", help="table of organ-site presets with units and sources")
     sites.set_defaults(func=cmd_sites)
+
+    sweep = sub.add_parser("sweep", help="run or resume a study on Dask into a zarr store")
+    sweep.add_argument("study", help="study file (.toml), see studies/")
+    sweep.add_argument("--out", required=True, help="zarr store (.zarr); resumed if it exists")
+    where = sweep.add_mutually_exclusive_group()
+    where.add_argument(
+        "--workers",
+        type=int,
+        help="worker processes of a local cluster (default: one per core; 0: in this process)",
+    )
+    where.add_argument("--scheduler", metavar="ADDRESS", help="an existing Dask scheduler")
+    sweep.set_defaults(func=cmd_sweep)
+
+    bench = sub.add_parser(
+        "bench",
+        help="naive FiPy loop vs the project's solver, and whole-run targets (see benchmarks/)",
+    )
+    bench.add_argument(
+        "--quick", action="store_true", help="tiny cases only (seconds; checks the harness)"
+    )
+    bench.add_argument(
+        "--only", action="append", metavar="CASE", help="run only this case label (repeat)"
+    )
+    bench.add_argument("--markdown", metavar="FILE.md", help="also write the tables to this file")
+    bench.set_defaults(func=cmd_bench)
 
     return parser
 

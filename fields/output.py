@@ -15,6 +15,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import xarray as xr
 
+with contextlib.suppress(ImportError):  # xarray imports dask on first use when it is installed;
+    import dask.array  # noqa: F401  # pay that at import, not inside the first simulation
+
 from fields.errors import FieldsInputError
 from fields.parameters import Parameters
 

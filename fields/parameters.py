@@ -677,7 +677,7 @@ def load_parameters(path: str | Path) -> Parameters:
     """
     path = Path(path)
     doc = read_toml(path)
-    values = doc.get("parameters", doc) if ("parameters" in doc or "study" in doc) else doc
+    values = doc.get("parameters", {}) if ("parameters" in doc or "study" in doc) else doc
     if not isinstance(values, dict):
         raise ParameterError("parameters", values, "a table of parameter groups")
     values = dict(values)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import matplotlib
 
@@ -126,6 +127,114 @@ def _time_courses(tree: xr.DataTree, sites: list[str], fig: plt.Figure, slot) ->
     for ax in axes:
         ax.set_xlabel(label(root["time"]))
         _mark_events(ax, tree)
+
+
+# ---------------------------------------------------------------------------------- sweeps
+def _param_label(ds: xr.Dataset, name: str) -> str:
+    units = ds[name].attrs.get("units", "")
+    return f"{name} ({units})" if units and units != "1" else name
+
+
+def _scalar_of_run(ds: xr.Dataset, output: str, site: str | None) -> xr.DataArray:
+    da = ds[output]
+    if "site" in da.dims:
+        da = da.sel(site=site if site is not None else str(ds["site"].values[0]))
+    if "time" in da.dims:
+        da = da.isel(time=-1)
+    return da
+
+
+def plot_outcome_vs_parameter(
+    ds: xr.Dataset, output: str, parameter: str, sites: list[str] | None = None
+) -> plt.Figure:
+    """One panel: a per-run output (last value for series) against a varied parameter, a line
+    per site. Runs with NaN (the event never happened) are drawn at the top as open markers."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.8), layout="constrained")
+    site_list = sites or (
+        [str(s) for s in ds["site"].values] if "site" in ds[output].dims else [None]
+    )
+    x = ds[parameter].values
+    order = np.argsort(x, kind="stable")
+    for site in site_list:
+        y = _scalar_of_run(ds, output, site).values
+        line = ax.plot(x[order], y[order], marker="o", label=site or output)[0]
+        missing = ~np.isfinite(y)
+        if missing.any():
+            top = np.nanmax(y) if np.isfinite(y).any() else 1.0
+            ax.plot(
+                x[missing], np.full(missing.sum(), top), "o", mfc="none", color=line.get_color()
+            )
+    units = ds[output].attrs.get("units", "")
+    ax.set_xlabel(_param_label(ds, parameter))
+    ax.set_ylabel(f"{ds[output].attrs.get('long_name', output)} ({units})", fontsize=8)
+    ax.set_title(f"{ds.attrs.get('study', 'sweep')}: {output} vs {parameter}", fontsize=9)
+    if len(site_list) > 1:
+        ax.legend(fontsize=7)
+    return fig
+
+
+def plot_heatmap(
+    ds: xr.Dataset, output: str, x: str, y: str, site: str | None = None
+) -> plt.Figure:
+    """Heatmap of a per-run output over two varied parameters of a grid study."""
+    da = _scalar_of_run(ds, output, site)
+    table = (
+        xr.Dataset(
+            {"v": ("run", da.values), "x": ("run", ds[x].values), "y": ("run", ds[y].values)}
+        )
+        .to_dataframe()
+        .pivot_table(index="y", columns="x", values="v", aggfunc="mean", dropna=False)
+    )
+    fig, ax = plt.subplots(figsize=(5.5, 4.2), layout="constrained")
+    im = ax.pcolormesh(
+        np.arange(table.shape[1] + 1), np.arange(table.shape[0] + 1), table.values, cmap="viridis"
+    )
+    ax.set_xticks(np.arange(table.shape[1]) + 0.5, [f"{v:g}" for v in table.columns])
+    ax.set_yticks(np.arange(table.shape[0]) + 0.5, [f"{v:g}" for v in table.index])
+    ax.set_xlabel(_param_label(ds, x))
+    ax.set_ylabel(_param_label(ds, y))
+    where = f" ({site})" if site else ""
+    ax.set_title(f"{output}{where}; blank: never", fontsize=9)
+    cbar = fig.colorbar(im, ax=ax)
+    cbar.set_label(f"{output} ({ds[output].attrs.get('units', '')})")
+    return fig
+
+
+def plot_sobol(ds: xr.Dataset) -> plt.Figure:
+    """Bars of first-order (S1) and total (ST) Sobol indices with 95 % confidence intervals,
+    one panel per analysed output."""
+    outputs = [str(o) for o in ds["sobol_output"].values]
+    params = [str(p) for p in ds["parameter"].values]
+    ncols = min(3, len(outputs))
+    nrows = math.ceil(len(outputs) / ncols)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(4.2 * ncols, 3.2 * nrows), layout="constrained", squeeze=False
+    )
+    pos = np.arange(len(params))
+    for k, out in enumerate(outputs):
+        ax = axes[k // ncols][k % ncols]
+        sel = ds.sel(sobol_output=out)
+        ax.bar(
+            pos - 0.2,
+            sel["sobol_S1"],
+            0.4,
+            yerr=sel["sobol_S1_conf"],
+            label="first order S1",
+            capsize=2,
+        )
+        ax.bar(
+            pos + 0.2, sel["sobol_ST"], 0.4, yerr=sel["sobol_ST_conf"], label="total ST", capsize=2
+        )
+        ax.set_xticks(pos, [p.split(".")[-1] for p in params], rotation=30, ha="right", fontsize=7)
+        ax.set_xlabel("varied parameter")
+        ax.set_ylabel("Sobol index (1)")
+        ax.set_title(out, fontsize=9)
+        ax.set_ylim(bottom=min(0.0, float(np.nanmin(sel["sobol_S1"] - sel["sobol_S1_conf"]))))
+    axes[0][0].legend(fontsize=7)
+    for k in range(len(outputs), nrows * ncols):
+        axes[k // ncols][k % ncols].set_visible(False)
+    fig.suptitle(f"{ds.attrs.get('study', 'sweep')}: Sobol indices (95 % CI)")
+    return fig
 
 
 def save_figure(fig: plt.Figure, path: str) -> None:

@@ -32,6 +32,7 @@ from fields.sites import SITE_NAMES, SiteParameters
 from fields.transport import (
     SECONDS_PER_DAY,
     DiffusionReactionOperator,
+    SystemProbe,
     hypoxia,
     solve_oxygen,
     species_sink_per_s,
@@ -78,21 +79,32 @@ class SiteModel:
         self.patch = patch
         solver = params.transport.solver
         self.transient = params.transport.mode == "transient"
+        probes: dict[bool, SystemProbe] = {}  # one per wall condition, shared across fields
+
+        def operator(diffusivity: float, walls: object | None) -> DiffusionReactionOperator:
+            probe = None
+            if solver == "fast":
+                key = walls is not None
+                probe = probes.setdefault(key, SystemProbe(patch.mesh, walls))
+            return DiffusionReactionOperator(patch.mesh, diffusivity, walls, solver, probe=probe)
+
         self.ops = {
-            "oxygen": DiffusionReactionOperator(
-                patch.mesh, params.oxygen.diffusivity_um2_per_s, patch.wall_faces, solver
-            ),
-            "vegf": DiffusionReactionOperator(
-                patch.mesh, params.vegf.diffusivity_um2_per_s, None, solver
-            ),
-            "tgfb": DiffusionReactionOperator(
-                patch.mesh, params.tgfb.diffusivity_um2_per_s, None, solver
-            ),
+            "oxygen": operator(params.oxygen.diffusivity_um2_per_s, patch.wall_faces),
+            "vegf": operator(params.vegf.diffusivity_um2_per_s, None),
+            "tgfb": operator(params.tgfb.diffusivity_um2_per_s, None),
         }
         if params.dtc.motility_um2_per_day > 0.0:
-            self.ops["dtc"] = DiffusionReactionOperator(
-                patch.mesh, params.dtc.motility_um2_per_day, None, solver
-            )
+            self.ops["dtc"] = operator(params.dtc.motility_um2_per_day, None)
+        if solver == "fast":  # assemble now what the loop will use, not inside a time step
+            forms = {"oxygen": ["steady"], "vegf": ["steady"], "tgfb": ["steady"]}
+            if self.transient:
+                forms["vegf"].append("transient")
+                forms["tgfb"].append("transient")
+            if "dtc" in self.ops:
+                forms["dtc"] = ["transient"]
+            for name, needed in forms.items():
+                for form in needed:
+                    self.ops[name].probe.pieces(form)
         self.weights = patch.volume_fraction
         self.organ_mm3 = site.organ_volume_ml * 1000.0
         mask = patch.distance_to_wall_um <= params.dtc.perivascular_distance_um

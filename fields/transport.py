@@ -7,8 +7,8 @@ Every diffusing field here solves, on a patch mesh,
 
 optionally with u fixed on some faces (the Krogh capillary wall). FiPy assembles the system.
 Because it is linear in k, s, u_old, 1/dt and the wall value, the fast path probes FiPy once for
-the pieces (diffusion matrix, wall vector, unit-source vector, reaction and transient diagonals),
-then builds A and b with numpy and reuses a SciPy LU factorisation until k or dt changes; a new k
+the pieces (diffusion matrix, wall vector, unit-source vector, reaction and transient diagonals;
+one probe per mesh at unit diffusivity serves every field), then builds A and b with numpy and reuses a SciPy LU factorisation until k or dt changes; a new k
 only rebuilds the diagonal, never re-assembles. ``solver="fipy"`` solves each system with FiPy's
 own ``eq.solve`` and is the reference the fast path is tested against.
 """
@@ -30,6 +30,80 @@ from fields.parameters import OxygenParameters, SpeciesParameters
 SECONDS_PER_DAY = 86400.0
 
 
+class SystemProbe:
+    """The linear pieces of FiPy's system on one mesh (and wall), read at unit diffusivity.
+
+    FiPy may scale or negate the whole system depending on the terms present, so each form
+    (steady, transient) is probed on its own:
+    A(D, k, dt) = D A_d + diag(d_k k + d_t / dt),  b = D b_w w + b_s s + b_o u_old / dt.
+    The diffusion pieces are linear in D, so one probe serves every field on the mesh; each form
+    is probed on first use (3 assemblies steady, 5 transient).
+    """
+
+    def __init__(self, mesh: fp.meshes.mesh.Mesh, wall_faces: object | None = None) -> None:
+        self.mesh = mesh
+        self.n = int(mesh.numberOfCells)
+        self._var = fp.CellVariable(mesh=mesh, value=0.0, hasOld=True)
+        self._wall = fp.Variable(value=0.0)
+        if wall_faces is not None:
+            self._var.constrain(self._wall, where=wall_faces)
+        self._k = fp.CellVariable(mesh=mesh, value=0.0)
+        self._s = fp.CellVariable(mesh=mesh, value=0.0)
+        rhs = fp.DiffusionTerm(coeff=1.0) - fp.ImplicitSourceTerm(coeff=self._k) + self._s
+        self._equations = {"steady": 0 == rhs, "transient": fp.TransientTerm() == rhs}
+        self._pieces: dict[str, dict[str, object]] = {}
+        self.assemblies = 0
+
+    def _assemble(self, form: str, dt: float | None = None) -> tuple[sp.csr_matrix, np.ndarray]:
+        eq = self._equations[form]
+        eq.cacheMatrix()
+        eq.cacheRHSvector()
+        eq.justResidualVector(var=self._var, dt=dt)
+        self.assemblies += 1
+        return eq.matrix.matrix.tocsr().copy(), np.array(eq.RHSvector, dtype=float)
+
+    def _set(self, k: float = 0.0, s: float = 0.0, wall: float = 0.0, old: float = 0.0) -> None:
+        self._k.setValue(k)
+        self._s.setValue(s)
+        self._wall.setValue(wall)
+        self._var.setValue(old)
+        self._var.updateOld()
+
+    def pieces(self, form: str) -> dict[str, object]:
+        if form not in self._pieces:
+            self._pieces[form] = self._probe(form)
+        return self._pieces[form]
+
+    def _probe(self, form: str) -> dict[str, object]:
+        dt1 = 1.0 if form == "transient" else None
+        self._set()
+        a_1, b_0 = self._assemble(form, dt1)
+        if form == "transient":
+            a_2, _ = self._assemble(form, 2.0)
+            d_time = 2.0 * (a_1 - a_2).diagonal()
+            a_d = (a_1 - sp.diags(d_time)).tocsr()
+        else:
+            d_time = np.zeros(self.n)
+            a_d = a_1
+        self._set(k=1.0, s=1.0)  # k only enters the matrix, s only the right-hand side
+        a_k, b_s = self._assemble(form, dt1)
+        self._set(wall=1.0)
+        _, b_w = self._assemble(form, dt1)
+        pieces = {
+            "a_diffusion": a_d,
+            "d_reaction": (a_k - a_1).diagonal(),
+            "d_time": d_time,
+            "b_wall": b_w - b_0,
+            "b_source": b_s - b_0,
+        }
+        if form == "transient":
+            self._set(old=1.0)
+            _, b_o = self._assemble(form, dt1)
+            pieces["b_old"] = b_o - b_0
+        self._set()
+        return pieces
+
+
 class DiffusionReactionOperator:
     """Linear diffusion-reaction solves on one mesh with one diffusivity."""
 
@@ -40,10 +114,22 @@ class DiffusionReactionOperator:
         wall_faces: object | None = None,
         solver: str = "fast",
         cache_size: int = 6,
+        probe: SystemProbe | None = None,
+        linear: str = "auto",
     ) -> None:
         self.mesh = mesh
         self.solver = solver
+        #: "lu" (SciPy sparse LU, exact) or "amg" (CG preconditioned by algebraic multigrid, for
+        #: 3D meshes where LU fill-in grows past memory: 50^3 cells needed > 17 GB).
+        self.linear = linear if linear != "auto" else ("amg" if mesh.dim == 3 else "lu")
+        self.diffusivity = float(diffusivity)
         self.n = int(mesh.numberOfCells)
+        self._cache: OrderedDict[tuple, object] = OrderedDict()
+        self._cache_size = cache_size
+        self.factorisations = 0
+        if solver == "fast":
+            self.probe = probe if probe is not None else SystemProbe(mesh, wall_faces)
+            return
         self._var = fp.CellVariable(mesh=mesh, value=0.0, hasOld=True)
         self._wall = fp.Variable(value=0.0)
         if wall_faces is not None:
@@ -53,62 +139,6 @@ class DiffusionReactionOperator:
         rhs = fp.DiffusionTerm(coeff=diffusivity) - fp.ImplicitSourceTerm(coeff=self._k) + self._s
         self._steady = 0 == rhs
         self._transient = fp.TransientTerm() == rhs
-        self._cache: OrderedDict[tuple, object] = OrderedDict()
-        self._cache_size = cache_size
-        self.factorisations = 0
-        if solver == "fast":
-            self._probe()
-
-    # --------------------------------------------------------------------- FiPy assembly
-    def _assemble(self, eq: object, dt: float | None = None) -> tuple[sp.csr_matrix, np.ndarray]:
-        eq.cacheMatrix()
-        eq.cacheRHSvector()
-        eq.justResidualVector(var=self._var, dt=dt)
-        matrix = eq.matrix.matrix.tocsr().copy()
-        return matrix, np.array(eq.RHSvector, dtype=float)
-
-    def _set(self, k: float = 0.0, s: float = 0.0, wall: float = 0.0, old: float = 0.0) -> None:
-        self._k.setValue(k)
-        self._s.setValue(s)
-        self._wall.setValue(wall)
-        self._var.setValue(old)
-        self._var.updateOld()
-
-    def _probe(self) -> None:
-        """Read the linear pieces of the FiPy system, steady and transient (once per operator).
-
-        FiPy may scale or negate the whole system depending on the terms present, so each form
-        is probed on its own: A(k, dt) = A_d + diag(d_k k + d_t / dt), b = b_w w + b_s s + b_o u/dt.
-        """
-        self.pieces = {}
-        for form, eq in (("steady", self._steady), ("transient", self._transient)):
-            dt1 = 1.0 if form == "transient" else None
-            self._set()
-            a_1, b0 = self._assemble(eq, dt1)
-            if form == "transient":
-                a_2, _ = self._assemble(eq, 2.0)
-                d_time = 2.0 * (a_1 - a_2).diagonal()
-                a_d = (a_1 - sp.diags(d_time)).tocsr()
-            else:
-                d_time = np.zeros(self.n)
-                a_d = a_1
-            self._set(wall=1.0)
-            _, b_wall = self._assemble(eq, dt1)
-            self._set(s=1.0)
-            _, b_src = self._assemble(eq, dt1)
-            self._set(k=1.0)
-            a_k, _ = self._assemble(eq, dt1)
-            self._set(old=1.0)
-            _, b_old = self._assemble(eq, dt1)
-            self._set()
-            self.pieces[form] = {
-                "a_diffusion": a_d,
-                "d_reaction": (a_k - a_1).diagonal(),
-                "d_time": d_time,
-                "b_wall": b_wall - b0,
-                "b_source": b_src - b0,
-                "b_old": b_old - b0,
-            }
 
     # --------------------------------------------------------------------------- solving
     def solve(
@@ -125,8 +155,10 @@ class DiffusionReactionOperator:
             return self._solve_fipy(sink, source, wall_value, dt, previous)
         sink_arr = np.broadcast_to(np.asarray(sink, dtype=float), (self.n,))
         lu = self._factor(sink_arr, dt)
-        pieces = self.pieces["steady" if dt is None else "transient"]
-        b = pieces["b_source"] * source + pieces["b_wall"] * wall_value
+        pieces = self.probe.pieces("steady" if dt is None else "transient")
+        b = pieces["b_source"] * source
+        if wall_value != 0.0:
+            b = b + pieces["b_wall"] * (self.diffusivity * wall_value)
         if dt is not None:
             b = b + pieces["b_old"] * (np.asarray(previous, dtype=float) / dt)
         return lu.solve(b)
@@ -137,12 +169,17 @@ class DiffusionReactionOperator:
         if lu is not None:
             self._cache.move_to_end(key)
             return lu
-        pieces = self.pieces["steady" if dt is None else "transient"]
+        pieces = self.probe.pieces("steady" if dt is None else "transient")
         diag = pieces["d_reaction"] * sink
         if dt is not None:
             diag = diag + pieces["d_time"] / dt
-        matrix = (pieces["a_diffusion"] + sp.diags(diag, format="csr")).tocsc()
-        lu = sla.splu(matrix)
+        matrix = self.diffusivity * pieces["a_diffusion"] + sp.diags(diag, format="csr")
+        if self.linear == "amg":
+            lu = MultigridSolve(matrix)
+        else:  # the matrix is structurally symmetric: minimum degree on A^T + A halves fill-in
+            lu = sla.splu(
+                matrix.tocsc(), permc_spec="MMD_AT_PLUS_A", options={"SymmetricMode": True}
+            )
         self.factorisations += 1
         self._cache[key] = lu
         if len(self._cache) > self._cache_size:
@@ -153,14 +190,70 @@ class DiffusionReactionOperator:
         self._k.setValue(np.asarray(sink, dtype=float))
         self._s.setValue(np.asarray(source, dtype=float))
         self._wall.setValue(wall_value)
+        solver = fipy_reference_solver(self.linear)
         if dt is None:
             self._var.setValue(0.0)
-            self._steady.solve(var=self._var)
+            self._steady.solve(var=self._var, solver=solver)
         else:
             self._var.setValue(np.asarray(previous, dtype=float))
             self._var.updateOld()
-            self._transient.solve(var=self._var, dt=dt)
+            self._transient.solve(var=self._var, dt=dt, solver=solver)
         return np.array(self._var.value, dtype=float)
+
+
+def fipy_reference_solver(linear: str) -> object:
+    """FiPy's default solver (sparse LU), or on 3D meshes FiPy's CG with its PyAMG preconditioner,
+    both to a relative residual of 1e-12.
+
+    FiPy's default tolerance is 1e-5 of the right-hand side, and a solve that starts from a guess
+    already that close returns the guess unchanged: a transient step that starts from the
+    previous value is then wrong by up to ~5e-5 (measured on the Krogh TGF-beta field).
+    """
+    if linear != "amg":
+        return fp.DefaultSolver(tolerance=MultigridSolve.tolerance, criterion="RHS")
+    from fipy.solvers.pyAMG.preconditioners import SmoothedAggregationPreconditioner
+
+    return fp.LinearCGSolver(
+        tolerance=MultigridSolve.tolerance,
+        criterion="RHS",
+        iterations=MultigridSolve.max_iterations,
+        precon=SmoothedAggregationPreconditioner(),
+    )
+
+
+class MultigridSolve:
+    """Reusable solve for a symmetric system: a smoothed-aggregation AMG hierarchy (built once)
+    accelerating CG to a relative residual of 1e-12. Always starts from zero, so a solve depends
+    only on (A, b), as a factorisation would (determinism, restarts)."""
+
+    tolerance = 1e-12
+    max_iterations = 500
+
+    def __init__(self, matrix: sp.csr_matrix) -> None:
+        import pyamg
+
+        # FiPy's matrix is negative definite here (diagonal < 0); CG needs positive definite.
+        self.sign = -1.0 if matrix.diagonal().mean() < 0.0 else 1.0
+        self.hierarchy = pyamg.smoothed_aggregation_solver(
+            (self.sign * matrix).tocsr(), symmetry="symmetric"
+        )
+
+    def solve(self, b: np.ndarray) -> np.ndarray:
+        residuals: list[float] = []
+        x = self.hierarchy.solve(
+            self.sign * b,
+            tol=self.tolerance,
+            accel="cg",
+            maxiter=self.max_iterations,
+            residuals=residuals,
+        )
+        norm_b = float(np.linalg.norm(b))
+        if norm_b > 0.0 and residuals[-1] > 1e3 * self.tolerance * norm_b:
+            raise RuntimeError(
+                f"multigrid CG stopped at relative residual {residuals[-1] / norm_b:.1e} "
+                f"after {len(residuals) - 1} iterations (wanted {self.tolerance:.0e})"
+            )
+        return x
 
 
 # ------------------------------------------------------------------------------ oxygen

@@ -107,3 +107,34 @@ def test_plot_of_missing_or_bad_file(tmp_path):
         )
         assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert not (tmp_path / "f.png").exists()
+
+
+def test_bench_quick_prints_both_tables_and_agrees():
+    """`fields bench --quick` runs the harness end to end (timings are reported, not asserted)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "fields.cli", "bench", "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    rows = [line for line in proc.stdout.splitlines() if line.startswith("| ")]
+    solver_rows = [r for r in rows if r.startswith(("| 2d", "| krogh"))]
+    assert len(solver_rows) == 2
+    for row in solver_rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert float(cells[6]) <= 1e-6  # max relative difference naive FiPy vs fields
+        assert cells[5].endswith("x")
+    assert any(r.startswith("| one krogh site") for r in rows)
+
+
+def test_bench_unknown_case_is_an_input_error():
+    proc = subprocess.run(
+        [sys.executable, "-m", "fields.cli", "bench", "--only", "2d 7x7"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert "--only = '2d 7x7' is not allowed" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -14,7 +14,7 @@ import fields
 from fields import primary
 from fields.geometry import make_patch
 from fields.parameters import Parameters
-from fields.simulate import FIELD_NAMES, SiteModel
+from fields.simulate import FIELD_NAMES, SITE_SERIES, SiteModel
 from fields.transport import species_sink_per_s, species_source_per_s
 
 
@@ -241,3 +241,40 @@ def check_bounded_after_update(picks):
         ds.stiffness.max()
         <= max(p.stroma.max_stiffness_kpa, p.sites["lung"].baseline_stiffness_kpa) + 1e-9
     )
+
+
+def test_results_unchanged_when_step_controller_tightened():
+    """Tolerance stated in tests/README.md: site series within 0.5 % (relative to the series
+    maximum), systemic series within 1e-6, outgrowth times within 2 days, when the adaptive
+    controller takes 5x smaller maximum steps, 5x smaller post-event steps and grows slower.
+    Events (dissemination onset, an anti-VEGF course) are included."""
+    base = fields.Parameters().with_updates(
+        {"interventions.anti_vegf.start_day": 2000.0, "interventions.anti_vegf.end_day": 2300.0}
+    )
+    tight = {
+        "stepping.dt_max_days": 1.0,
+        "stepping.dt_min_days": 0.05,
+        "stepping.growth_factor": 1.25,
+    }
+    runs = [
+        fields.simulate(
+            params,
+            sites=["lung", "liver"],
+            days=3650,
+            geometry="krogh",
+            output_every_days=30,
+            store_fields=False,
+        )
+        for params in (base, base.with_updates(tight))
+    ]
+    default, tightened = runs
+    for name in ("tumour_cells", "plasma_vegf", "plasma_tgfb", "dissemination_rate"):
+        a, b = default[name].values, tightened[name].values
+        assert np.max(np.abs(a - b)) <= 1e-6 * np.max(np.abs(b)), name
+    for site in ("lung", "liver"):
+        for name in SITE_SERIES:
+            a, b = default[site][name].values, tightened[site][name].values
+            assert np.max(np.abs(a - b)) <= 5e-3 * max(np.max(np.abs(b)), 1e-300), (site, name)
+        t_a = float(default[site]["time_to_outgrowth_days"])
+        t_b = float(tightened[site]["time_to_outgrowth_days"])
+        assert np.isfinite(t_a) and abs(t_a - t_b) <= 2.0, site
