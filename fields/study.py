@@ -367,8 +367,11 @@ def study_from_dict(doc: dict[str, Any], path: Path | None = None) -> Study:
         outputs=tuple(dict.fromkeys(outputs)),
         sensitivity_outputs=tuple(sens_outputs),
     )
-    for updates in study.design():  # every run's parameters validate before anything runs
-        study.parameters_for(updates)
+    for index, updates in enumerate(study.design()):  # every run validates before any runs
+        try:
+            study.parameters_for(updates)
+        except FieldsInputError as exc:
+            raise FieldsInputError(f"study run {index} of the design: {exc}") from None
     return study
 
 
