@@ -107,6 +107,10 @@ def _sweep_figure(args: argparse.Namespace):
     if not varied:
         raise FieldsInputError(f"result = '{args.result}' is not allowed: the study varies nothing")
     x = args.x or varied[0]
+    if "time" in ds[output].dims:
+        from fields.plot import plot_series_by_run
+
+        return plot_series_by_run(ds, output, x, site=args.site)
     if args.y is not None:
         return plot_heatmap(ds, output, x, args.y, site=args.site)
     return plot_outcome_vs_parameter(ds, output, x, sites=[args.site] if args.site else None)

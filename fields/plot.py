@@ -155,21 +155,64 @@ def plot_outcome_vs_parameter(
     )
     x = ds[parameter].values
     order = np.argsort(x, kind="stable")
+    any_missing = False
+    every = np.concatenate([_scalar_of_run(ds, output, s).values.ravel() for s in site_list])
+    top = float(np.nanmax(every)) if np.isfinite(every).any() else 1.0
     for site in site_list:
         y = _scalar_of_run(ds, output, site).values
         line = ax.plot(x[order], y[order], marker="o", label=site or output)[0]
         missing = ~np.isfinite(y)
+        any_missing = any_missing or bool(missing.any())
         if missing.any():
-            top = np.nanmax(y) if np.isfinite(y).any() else 1.0
             ax.plot(
                 x[missing], np.full(missing.sum(), top), "o", mfc="none", color=line.get_color()
             )
     units = ds[output].attrs.get("units", "")
     ax.set_xlabel(_param_label(ds, parameter))
-    ax.set_ylabel(f"{ds[output].attrs.get('long_name', output)} ({units})", fontsize=8)
-    ax.set_title(f"{ds.attrs.get('study', 'sweep')}: {output} vs {parameter}", fontsize=9)
+    ax.set_ylabel(f"{output} ({units})")
+    note = "\nopen markers at the top: never happened (NaN)" if any_missing else ""
+    ax.set_title(
+        f"{ds.attrs.get('study', 'sweep')}: {output} vs {parameter}{note}\n"
+        f"{ds[output].attrs.get('long_name', '')}",
+        fontsize=8,
+    )
     if len(site_list) > 1:
         ax.legend(fontsize=7)
+    return fig
+
+
+def plot_series_by_run(
+    ds: xr.Dataset, output: str, parameter: str, site: str | None = None
+) -> plt.Figure:
+    """Time courses of a series output, one line per run coloured by a varied parameter."""
+    da = ds[output]
+    if "site" in da.dims:
+        site = site if site is not None else str(ds["site"].values[0])
+        da = da.sel(site=site)
+    values = ds[parameter].values.astype(float)
+    levels = np.unique(values[np.isfinite(values)])  # colours by rank: uneven values stay apart
+    cmap = plt.get_cmap("viridis")
+    fig, ax = plt.subplots(figsize=(6.0, 3.8), layout="constrained")
+    for i in range(ds.sizes["run"]):
+        v = values[i]
+        rank = np.searchsorted(levels, v) / max(len(levels) - 1, 1) if np.isfinite(v) else 0.0
+        colour = "grey" if not np.isfinite(v) else cmap(0.9 * rank)
+        text = "not set" if not np.isfinite(v) else f"{v:g}"
+        ax.plot(
+            ds["time"], da.isel(run=i), color=colour, label=f"{parameter.split('.')[-1]} = {text}"
+        )
+    if (
+        np.nanmax(np.abs(da.values)) > 0
+        and np.nanmin(da.values) >= 0
+        and output.endswith(("_total", "cells"))
+    ):
+        ax.set_yscale("symlog", linthresh=1.0)
+    ax.set_xlabel(label(ds["time"]))
+    units = ds[output].attrs.get("units", "")
+    ax.set_ylabel(f"{output} ({units})")
+    where = f" in {site}" if site else ""
+    ax.set_title(f"{ds.attrs.get('study', 'sweep')}: {output}{where}, one line per run", fontsize=9)
+    ax.legend(fontsize=6, ncols=2)
     return fig
 
 

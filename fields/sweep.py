@@ -52,7 +52,7 @@ DERIVED_ATTRS: dict[str, tuple[str, str]] = {
     ),
     "hypoxic_distance_um": (
         "um",
-        "distance from the capillary wall beyond which tissue is hypoxic at the last output (NaN: nowhere)",
+        "distance from the capillary wall to the nearest hypoxic tissue, last output (NaN: none)",
     ),
     "first_outgrowth_days": ("day", "first time to outgrowth over the sites (NaN: none)"),
     "resection_day": ("day", "day of resection of the primary (NaN: not resected)"),
