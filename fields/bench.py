@@ -55,6 +55,8 @@ class TargetCase:
     geometry: str
     days: float
     target: str
+    store_fields: bool = True
+    output_every_days: float = 30.0
 
 
 SOLVER_CASES = (
@@ -78,6 +80,16 @@ TARGET_CASES = (
     ),
     TargetCase("one krogh site (lung, 3650 d)", ("lung",), "krogh", 3650.0, "< 0.5 s"),
     TargetCase("3d 50^3 (lung, 365 d)", ("lung",), "3d", 365.0, "< 2 GiB"),
+    TargetCase("lung 2d, --no-fields, 2 years", ("lung",), "2d", 730.0, "reference", False, 30.0),
+    TargetCase(
+        "lung 2d, --no-fields, 20 years",
+        ("lung",),
+        "2d",
+        7300.0,
+        "within 10 % of 2 years",
+        False,
+        30.0,
+    ),
 )
 QUICK_TARGET_CASES = (TargetCase("one krogh site (lung, 365 d)", ("lung",), "krogh", 365.0, "-"),)
 
@@ -257,7 +269,14 @@ def _run_target_case(case: TargetCase) -> dict[str, object]:
     import fields
 
     t0 = time.perf_counter()
-    fields.simulate(fields.Parameters(), sites=case.sites, days=case.days, geometry=case.geometry)
+    fields.simulate(
+        fields.Parameters(),
+        sites=case.sites,
+        days=case.days,
+        geometry=case.geometry,
+        store_fields=case.store_fields,
+        output_every_days=case.output_every_days,
+    )
     return {"wall_s": time.perf_counter() - t0, "peak_mib": _peak_rss_mib()}
 
 

@@ -2,6 +2,8 @@
 
 Bad input never shows a traceback: one message naming the key, the value and what is allowed,
 exit code 2, and no output file left behind (results are written to a temporary name and renamed).
+A numerical failure (NaN, Inf, a bound violated) is one message naming the site, the variable, the
+time and the likely cause, exit code 3. A sweep with failed runs exits 1 and lists them.
 """
 
 from __future__ import annotations
@@ -12,9 +14,15 @@ import math
 import sys
 from collections.abc import Sequence
 
-from fields.errors import FieldsInputError
+from fields.errors import FieldsInputError, NumericalError
 
 EXIT_INPUT = 2
+EXIT_NUMERICAL = 3
+
+
+def _one_line(message: str) -> str:
+    """Escape control characters (a key may contain a newline) so an error stays one line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
 
 
 def _parse_set(items: Sequence[str]) -> dict[str, str]:
@@ -47,6 +55,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         output_every_days=args.output_every,
         store_fields=not args.no_fields,
         progress=None,
+        checkpoint=args.checkpoint,
+        checkpoint_every_days=args.checkpoint_every,
+        resume=args.resume,
     )
     path = write_netcdf(tree, args.out)
     print(f"wrote {path}")
@@ -255,6 +266,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--output-every", type=float, default=30.0, help="days between outputs (default 30)"
     )
     run.add_argument("--no-fields", action="store_true", help="keep only time series and scalars")
+    run.add_argument(
+        "--checkpoint", metavar="FILE", help="write the full state to FILE (atomically) as it runs"
+    )
+    run.add_argument(
+        "--checkpoint-every",
+        type=float,
+        metavar="DAYS",
+        help="days between checkpoints (default 365; needs --checkpoint)",
+    )
+    run.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from --checkpoint if it exists (same options as the interrupted run)",
+    )
     run.add_argument("--out", required=True, help="result file (.nc)")
     run.set_defaults(func=cmd_run)
 
@@ -306,8 +331,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except FieldsInputError as exc:
-        print(f"fields: error: {exc}", file=sys.stderr)
+        print(f"fields: error: {_one_line(str(exc))}", file=sys.stderr)
         return EXIT_INPUT
+    except NumericalError as exc:
+        print(f"fields: error: {_one_line(str(exc))}", file=sys.stderr)
+        return EXIT_NUMERICAL
     except KeyboardInterrupt:
         print("fields: interrupted", file=sys.stderr)
         return 130

@@ -1,4 +1,4 @@
-"""Exceptions raised for bad user input (the CLI maps these to exit code 2)."""
+"""Exceptions: bad user input (CLI exit code 2) and numerical failure (CLI exit code 3)."""
 
 from __future__ import annotations
 
@@ -19,3 +19,7 @@ class ParameterError(FieldsInputError):
         else:
             text = f"parameter '{key}' = {value!r} is not allowed: {allowed}"
         super().__init__(text)
+
+
+class NumericalError(RuntimeError):
+    """A run produced NaN, Inf or a value out of its bounds (the CLI maps this to exit code 3)."""

@@ -16,22 +16,39 @@ MAP_FIELDS = ("oxygen", "vegf", "tgfb", "stiffness", "niche", "dtc_proliferating
 
 
 def label(da: xr.DataArray) -> str:
-    """'long name (units)' from CF attributes."""
+    """'long name (units)' from CF attributes; coordinates keep their short name."""
     units = da.attrs.get("units", "")
     name = (
         da.name if da.name in ("x", "y", "z", "r", "time") else da.attrs.get("long_name", da.name)
     )
-    return f"{name} ({units})" if units and units != "1" else str(name)
+    return f"{name} ({units})" if units else str(name)
+
+
+def short_label(da: xr.DataArray) -> str:
+    """'name (units)': for colour bars and crowded axes."""
+    return f"{da.name} ({da.attrs.get('units', '')})"
 
 
 def _site_names(tree: xr.DataTree) -> list[str]:
     return [name for name in tree.children]
 
 
-def _field_panel(ax: plt.Axes, ds: xr.Dataset, name: str, fig: plt.Figure) -> None:
-    da = ds[name].isel(time=-1)
+def _nearest_times(ds: xr.Dataset, times: list[float] | None) -> list[int]:
+    if times is None:
+        return [ds.sizes["time"] - 1]
+    values = ds["time"].values
+    return [int(np.argmin(np.abs(values - t))) for t in times]
+
+
+def _field_panel(ax: plt.Axes, ds: xr.Dataset, name: str, fig: plt.Figure, index: int = -1) -> None:
+    """One field at one output time: a map with capillaries (2d, 3d mid-plane) or a radial
+    profile (Krogh)."""
+    da = ds[name].isel(time=index)
+    where = ""
     if "z" in da.dims:
-        da = da.isel(z=da.sizes["z"] // 2)
+        k = da.sizes["z"] // 2
+        da = da.isel(z=k)
+        where = f", z = {float(ds['z'][k]):g} um"
     if da.ndim == 2:
         im = ax.pcolormesh(ds["x"], ds["y"], da, shading="auto", cmap="viridis")
         vessel = ds["vessel"]
@@ -43,12 +60,82 @@ def _field_panel(ax: plt.Axes, ds: xr.Dataset, name: str, fig: plt.Figure) -> No
         ax.set_xlabel(label(ds["x"]))
         ax.set_ylabel(label(ds["y"]))
         cbar = fig.colorbar(im, ax=ax, shrink=0.8)
-        cbar.set_label(f"{name} ({da.attrs.get('units', '')})")
+        cbar.set_label(short_label(ds[name]))
     else:
         ax.plot(ds["r"], da)
         ax.set_xlabel(label(ds["r"]))
-        ax.set_ylabel(label(da))
-    ax.set_title(f"{ds.attrs.get('site', '')}: {name}, day {float(ds['time'][-1]):g}", fontsize=9)
+        ax.set_ylabel(short_label(ds[name]))
+    day = float(ds["time"][index])
+    ax.set_title(f"{ds.attrs.get('site', '')}: {name}, day {day:g}{where}", fontsize=9)
+
+
+def plot_maps(
+    tree: xr.DataTree,
+    site: str,
+    times: list[float] | None = None,
+    fields_to_map: tuple[str, ...] = MAP_FIELDS,
+) -> plt.Figure:
+    """Fields of one site at chosen output days (nearest stored output; default: the last), a
+    row per time, capillaries overlaid in white, units on the colour bars."""
+    ds = tree[site].dataset
+    if "oxygen" not in ds:
+        raise ValueError(f"site {site!r} has no stored fields (run with store_fields=True)")
+    rows = _nearest_times(ds, times)
+    ncols = len(fields_to_map)
+    fig, axes = plt.subplots(
+        len(rows),
+        ncols,
+        figsize=(3.3 * ncols, 2.9 * len(rows)),
+        layout="constrained",
+        squeeze=False,
+    )
+    for r, index in enumerate(rows):
+        for c, name in enumerate(fields_to_map):
+            _field_panel(axes[r][c], ds, name, fig, index)
+    fig.suptitle(f"{site}: fields at chosen days ({tree.attrs.get('geometry', '')} geometry)")
+    return fig
+
+
+def plot_time_courses(tree: xr.DataTree) -> plt.Figure:
+    """Systemic time courses (primary, plasma factors) and per-site niche fraction and DTCs,
+    with events (resection, therapies, dissemination onset) marked."""
+    fig = plt.figure(figsize=(13.0, 3.2), layout="constrained")
+    _time_courses(tree, _site_names(tree), fig, fig.add_gridspec(1, 1)[0, 0])
+    fig.suptitle("systemic and per-site time courses")
+    return fig
+
+
+def plot_dtc_fate(tree: xr.DataTree) -> plt.Figure:
+    """Per site: dormant and proliferating DTCs in the organ over time, the detection size and
+    the time to outgrowth."""
+    sites = _site_names(tree)
+    ncols = min(4, len(sites))
+    nrows = math.ceil(len(sites) / ncols)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(3.6 * ncols, 2.9 * nrows), layout="constrained", squeeze=False
+    )
+    detect = json.loads(tree.attrs["parameters"])["dtc"]["detection_cells"]
+    for k, site in enumerate(sites):
+        ax = axes[k // ncols][k % ncols]
+        ds = tree[site].dataset
+        ax.semilogy(ds["time"], np.maximum(ds["dtc_dormant_total"], 1e-1), label="dormant")
+        ax.semilogy(
+            ds["time"], np.maximum(ds["dtc_proliferating_total"], 1e-1), label="proliferating"
+        )
+        ax.axhline(detect, color="r", lw=0.8, label="detection size")
+        t_out = float(ds["time_to_outgrowth_days"])
+        if math.isfinite(t_out):
+            ax.axvline(t_out, color="r", ls=":", lw=0.8)
+        when = f"outgrowth day {t_out:.0f}" if math.isfinite(t_out) else "no outgrowth"
+        ax.set_title(f"{site}: {when}", fontsize=9)
+        ax.set_xlabel(label(ds["time"]))
+        ax.set_ylabel("DTCs in the organ (cells)")
+        _mark_events(ax, tree)
+    axes[0][0].legend(fontsize=7)
+    for k in range(len(sites), nrows * ncols):
+        axes[k // ncols][k % ncols].set_visible(False)
+    fig.suptitle("DTC fate per site")
+    return fig
 
 
 def plot_result(tree: xr.DataTree, fields_to_map: tuple[str, ...] = MAP_FIELDS) -> plt.Figure:
@@ -94,7 +181,7 @@ def _time_courses(tree: xr.DataTree, sites: list[str], fig: plt.Figure, slot) ->
     axes = [fig.add_subplot(sub[0, i]) for i in range(4)]
     ax = axes[0]
     ax.semilogy(root["time"], root["tumour_cells"], color="k")
-    ax.set_ylabel(label(root["tumour_cells"]))
+    ax.set_ylabel(short_label(root["tumour_cells"]))
     ax.set_title("primary tumour", fontsize=9)
     ax = axes[1]
     ax.plot(root["time"], root["plasma_vegf"], label="VEGF-A")
@@ -115,7 +202,7 @@ def _time_courses(tree: xr.DataTree, sites: list[str], fig: plt.Figure, slot) ->
             ls=":",
             color=line[0].get_color(),
         )
-    axes[2].set_ylabel(label(tree[sites[0]].dataset["niche_fraction"]))
+    axes[2].set_ylabel(short_label(tree[sites[0]].dataset["niche_fraction"]))
     axes[2].set_title("niche fraction per site", fontsize=9)
     axes[2].legend(fontsize=6)
     axes[3].set_ylabel("DTCs in organ (cells)")
@@ -131,8 +218,8 @@ def _time_courses(tree: xr.DataTree, sites: list[str], fig: plt.Figure, slot) ->
 
 # ---------------------------------------------------------------------------------- sweeps
 def _param_label(ds: xr.Dataset, name: str) -> str:
-    units = ds[name].attrs.get("units", "")
-    return f"{name} ({units})" if units and units != "1" else name
+    units = ds[name].attrs.get("units", "") or "1"
+    return f"{name} ({units})"
 
 
 def _scalar_of_run(ds: xr.Dataset, output: str, site: str | None) -> xr.DataArray:

@@ -19,6 +19,7 @@ import math
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import xarray as xr
@@ -26,6 +27,7 @@ import xarray as xr
 from fields import dtc, primary, stroma
 from fields.errors import FieldsInputError
 from fields.geometry import GEOMETRIES, Patch, make_patch
+from fields.guards import check_site, check_systemic
 from fields.interventions import Modifiers, event_times, modifiers_at
 from fields.parameters import Parameters
 from fields.sites import SITE_NAMES, SiteParameters
@@ -312,6 +314,9 @@ def simulate(
     output_every_days: float = 30.0,
     store_fields: bool = True,
     progress: bool | None = False,
+    checkpoint: str | Path | None = None,
+    checkpoint_every_days: float | None = None,
+    resume: bool = False,
 ) -> xr.DataTree:
     """Run the coupled model and return the DataTree of DESIGN section 5.
 
@@ -320,13 +325,21 @@ def simulate(
     ``3d``; ``seed`` fixes the capillary layouts; outputs land exactly on multiples of
     ``output_every_days`` and on the last day; ``store_fields=False`` keeps only time series and
     scalars; ``progress`` shows a bar (None: only on a terminal).
+
+    ``checkpoint``: a file to which the full state is written (atomically) every
+    ``checkpoint_every_days`` (default 365); with ``resume=True`` an existing checkpoint of the
+    same run is continued, bit for bit as if never interrupted. NaN, Inf or a bound violation
+    stops the run with :class:`fields.NumericalError`.
     """
+    from fields import __version__
+    from fields import checkpoint as ckpt
     from fields.output import build_tree
 
     p = Parameters() if params is None else params
     if not isinstance(p, Parameters):
         raise FieldsInputError(f"params = {type(p).__name__} is not allowed: a fields.Parameters")
     names = _check_inputs(sites, days, geometry, output_every_days, seed)
+    every_ck = _check_checkpoint(checkpoint, checkpoint_every_days, resume)
     days = float(days)
     out_days = output_days(days, float(output_every_days))
     events, resect_day, onset_day = _events(p, days)
@@ -335,92 +348,278 @@ def simulate(
     for index, name in enumerate(names):
         patch = make_patch(geometry, p.sites[name], p.geometry, seed + 1000 * index)
         models[name] = SiteModel(name, p.sites[name], p, patch)
-
-    cells = p.primary.initial_cells
-    mods = modifiers_at(p.interventions, 0.0)
-    plasma = {
-        sp: primary.plasma_steady_state(cells, getattr(p, sp), mods.active_fraction(sp))
-        for sp in SPECIES
+    header = {
+        "parameters": p.to_json(),
+        "sites": names,
+        "days": days,
+        "geometry": geometry,
+        "seed": int(seed),
+        "output_every_days": float(output_every_days),
+        "store_fields": bool(store_fields),
+        "fields_version": __version__,
     }
-    for model in models.values():
-        model.set_modifiers(mods)
-        model.initialise(plasma)
-
+    header["run"] = ckpt.fingerprint(header)
     recorder = Recorder(store_fields)
-    shed_per_day = primary.shed_rate(cells, p.primary, p.dissemination)
+    loop = _LoopState.fresh(p, names, resect_day)
+    restored = False
+    if checkpoint is not None and resume and Path(checkpoint).exists():
+        loop = _restore(checkpoint, header, models, recorder)
+        restored = True
 
-    def systemic() -> dict[str, float]:
-        return {
-            "tumour_cells": cells,
-            "tumour_diameter_mm": primary.diameter_mm(cells, p.primary),
-            "plasma_vegf": plasma["vegf"],
-            "plasma_tgfb": plasma["tgfb"],
-            "dissemination_rate": shed_per_day,
+    mods = modifiers_at(p.interventions, 0.0)
+    if not restored:
+        loop.plasma = {
+            sp: primary.plasma_steady_state(loop.cells, getattr(p, sp), mods.active_fraction(sp))
+            for sp in SPECIES
         }
+        for model in models.values():
+            model.set_modifiers(mods)
+            model.initialise(loop.plasma)
+        loop.shed_per_day = primary.shed_rate(loop.cells, p.primary, p.dissemination)
+        recorder.record(0.0, loop.systemic(p), models)
+        loop.previous_p = {name: models[name].proliferating_total() for name in names}
 
-    recorder.record(0.0, systemic(), models)
-    outgrowth = {name: math.nan for name in names}
-    previous_p = {name: models[name].proliferating_total() for name in names}
     detect = p.dtc.detection_cells
-
     stops = sorted({*out_days[1:].tolist(), *(t for t, _ in events)})
     event_days = {t for t, _ in events}
     st = p.stepping
-    t, dt, next_out = 0.0, st.dt_min_days, 1
+    next_ck = (math.floor(loop.t / every_ck + 1e-9) + 1) * every_ck if every_ck else math.inf
     bar = _progress_bar(days, progress)
-    stop_index = 0
-    while t < days - 1e-9:
-        while stop_index < len(stops) and stops[stop_index] <= t + 1e-9:
-            stop_index += 1
-        target = stops[stop_index] if stop_index < len(stops) else days
-        step = min(dt, target - t)
-        if target - (t + step) < 1e-9 * max(days, 1.0):
-            step = target - t
-        t_new = target if step == target - t else t + step
+    if bar is not None and loop.t > 0:
+        bar.update(loop.t)
+    scale = max(days, 1.0)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        while loop.t < days - 1e-9:
+            t = loop.t
+            while loop.stop_index < len(stops) and stops[loop.stop_index] <= t + 1e-9:
+                loop.stop_index += 1
+            target = stops[loop.stop_index] if loop.stop_index < len(stops) else days
+            step = min(loop.dt, target - t)
+            if target - (t + step) < 1e-9 * scale:
+                step = target - t
+            t_new = target if step == target - t else t + step
 
-        if resect_day is not None and abs(t - resect_day) < 1e-9 and cells > 0:
-            cells = cells * p.primary.residual_fraction
-            resect_day = None  # only once
-        mods = modifiers_at(p.interventions, 0.5 * (t + t_new))
-        new_cells = primary.grow(cells, step, p.primary)
-        shed = primary.shed_cells(cells, new_cells, step, p.primary, p.dissemination)
-        for sp in SPECIES:
-            plasma[sp] = primary.advance_plasma(
-                plasma[sp], cells, new_cells, step, getattr(p, sp), mods.active_fraction(sp)
-            )
-        cells = new_cells
-        shed_per_day = primary.shed_rate(cells, p.primary, p.dissemination)
-        arrest = shed * p.dissemination.arrest_fraction / step
-        for name, model in models.items():
-            model.set_modifiers(mods)
-            model.step(step, plasma, arrest * p.sites[name].dtc_routing_fraction)
-            total = model.proliferating_total()
-            if math.isnan(outgrowth[name]) and total >= detect:
-                outgrowth[name] = _crossing_time(t, t_new, previous_p[name], total, detect)
-            previous_p[name] = total
-        t = t_new
-        if bar is not None:
-            bar.update(step)
-        if any(abs(t - e) < 1e-9 for e in event_days):
-            dt = st.dt_min_days
-        else:
-            dt = min(dt * st.growth_factor, st.dt_max_days)
-        if next_out < len(out_days) and abs(t - out_days[next_out]) < 1e-9 * max(days, 1.0):
-            recorder.record(float(out_days[next_out]), systemic(), models)
-            next_out += 1
+            if loop.resect_pending and abs(t - resect_day) < 1e-9 and loop.cells > 0:
+                loop.cells = loop.cells * p.primary.residual_fraction
+                loop.resect_pending = False  # only once
+            mods = modifiers_at(p.interventions, 0.5 * (t + t_new))
+            new_cells = primary.grow(loop.cells, step, p.primary)
+            shed = primary.shed_cells(loop.cells, new_cells, step, p.primary, p.dissemination)
+            for sp in SPECIES:
+                loop.plasma[sp] = primary.advance_plasma(
+                    loop.plasma[sp],
+                    loop.cells,
+                    new_cells,
+                    step,
+                    getattr(p, sp),
+                    mods.active_fraction(sp),
+                )
+            loop.cells = new_cells
+            loop.shed_per_day = primary.shed_rate(loop.cells, p.primary, p.dissemination)
+            check_systemic(loop.systemic(p), t_new)
+            arrest = shed * p.dissemination.arrest_fraction / step
+            for name, model in models.items():
+                model.set_modifiers(mods)
+                model.step(step, loop.plasma, arrest * p.sites[name].dtc_routing_fraction)
+                check_site(
+                    name,
+                    model.state,
+                    t_new,
+                    model.site.vessel_po2_mmhg * model.modifiers.po2_factor,
+                    model.site.baseline_stiffness_kpa,
+                    loop.systemic(p),
+                )
+                total = model.proliferating_total()
+                if math.isnan(loop.outgrowth[name]) and total >= detect:
+                    loop.outgrowth[name] = _crossing_time(
+                        t, t_new, loop.previous_p[name], total, detect
+                    )
+                loop.previous_p[name] = total
+            loop.t = t_new
+            if bar is not None:
+                bar.update(step)
+            if any(abs(t_new - e) < 1e-9 for e in event_days):
+                loop.dt = st.dt_min_days
+            else:
+                loop.dt = min(loop.dt * st.growth_factor, st.dt_max_days)
+            if (
+                loop.next_out < len(out_days)
+                and abs(t_new - out_days[loop.next_out]) < 1e-9 * scale
+            ):
+                recorder.record(float(out_days[loop.next_out]), loop.systemic(p), models)
+                loop.next_out += 1
+            if t_new >= next_ck - 1e-9 and t_new < days - 1e-9:
+                _save(checkpoint, header, loop, models, recorder)
+                while next_ck <= t_new + 1e-9:
+                    next_ck += every_ck
     if bar is not None:
         bar.close()
     return build_tree(
         p,
         models,
         recorder,
-        outgrowth,
+        loop.outgrowth,
         geometry=geometry,
         seed=seed,
         days=days,
         events=events,
         onset_day=onset_day,
     )
+
+
+@dataclass
+class _LoopState:
+    """Everything the time loop carries from one step to the next (what a checkpoint holds)."""
+
+    t: float
+    dt: float
+    cells: float
+    resect_pending: bool
+    next_out: int = 1
+    stop_index: int = 0
+    shed_per_day: float = 0.0
+    plasma: dict[str, float] = field(default_factory=dict)
+    outgrowth: dict[str, float] = field(default_factory=dict)
+    previous_p: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def fresh(cls, p: Parameters, names: list[str], resect_day: float | None) -> _LoopState:
+        return cls(
+            t=0.0,
+            dt=p.stepping.dt_min_days,
+            cells=p.primary.initial_cells,
+            resect_pending=resect_day is not None,
+            outgrowth={name: math.nan for name in names},
+        )
+
+    def systemic(self, p: Parameters) -> dict[str, float]:
+        return {
+            "tumour_cells": self.cells,
+            "tumour_diameter_mm": primary.diameter_mm(self.cells, p.primary),
+            "plasma_vegf": self.plasma["vegf"],
+            "plasma_tgfb": self.plasma["tgfb"],
+            "dissemination_rate": self.shed_per_day,
+        }
+
+
+_SCALARS = ("t", "dt", "cells", "resect_pending", "next_out", "stop_index", "shed_per_day")
+_MODIFIERS = (
+    "vegf_active_fraction",
+    "tgfb_active_fraction",
+    "lox_inhibition",
+    "permeability_factor",
+    "po2_factor",
+)
+
+
+def _check_checkpoint(
+    checkpoint: str | Path | None, every: float | None, resume: bool
+) -> float | None:
+    if checkpoint is None:
+        if every is not None or resume:
+            raise FieldsInputError(
+                "checkpoint = None is not allowed with checkpoint_every_days or resume: "
+                "give a checkpoint file"
+            )
+        return None
+    path = Path(checkpoint)
+    if not path.resolve().parent.is_dir():
+        raise FieldsInputError(
+            f"checkpoint = '{path}' is not allowed: folder '{path.parent}' does not exist"
+        )
+    every = 365.0 if every is None else every
+    if isinstance(every, bool) or not isinstance(every, int | float) or not math.isfinite(every):
+        raise FieldsInputError(
+            f"checkpoint_every_days = {every!r} is not allowed: a finite number > 0 (unit: day)"
+        )
+    if every <= 0:
+        raise FieldsInputError(
+            f"checkpoint_every_days = {every!r} is not allowed: a finite number > 0 (unit: day)"
+        )
+    return float(every)
+
+
+def _save(
+    path: str | Path, header: dict, loop: _LoopState, models: dict[str, SiteModel], rec: Recorder
+) -> None:
+    from fields import checkpoint as ckpt
+
+    arrays: dict[str, np.ndarray] = {
+        f"loop/{key}": np.float64(getattr(loop, key)) for key in _SCALARS
+    }
+    for sp in SPECIES:
+        arrays[f"loop/plasma/{sp}"] = np.float64(loop.plasma[sp])
+    arrays["rec/times"] = np.array(rec.times, dtype=np.float64)
+    for key, values in rec.systemic.items():
+        arrays[f"rec/systemic/{key}"] = np.array(values, dtype=np.float64)
+    for name, model in models.items():
+        arrays[f"site/{name}/outgrowth"] = np.float64(loop.outgrowth[name])
+        arrays[f"site/{name}/previous_p"] = np.float64(loop.previous_p[name])
+        arrays[f"site/{name}/modifiers"] = np.array(
+            [getattr(model.modifiers, key) for key in _MODIFIERS], dtype=np.float64
+        )
+        arrays[f"site/{name}/vessel"] = model.patch.vessel.astype(np.int8)
+        for key, values in model.state.items():
+            arrays[f"site/{name}/state/{key}"] = values
+        for key, values in rec.site_series[name].items():
+            arrays[f"rec/series/{name}/{key}"] = np.array(values, dtype=np.float64)
+        if rec.store_fields:
+            for key, frames in rec.site_fields[name].items():
+                arrays[f"rec/fields/{name}/{key}"] = np.stack(frames)
+    ckpt.save(path, header, arrays)
+
+
+def _restore(
+    path: str | Path, header: dict, models: dict[str, SiteModel], rec: Recorder
+) -> _LoopState:
+    from fields import checkpoint as ckpt
+    from fields.interventions import Modifiers
+
+    stored, a = ckpt.load(path)
+    if stored.get("run") != header["run"]:
+        differs = [k for k in header if k != "run" and stored.get(k) != header[k]]
+        raise FieldsInputError(
+            f"checkpoint = '{path}' is not allowed: it belongs to another run "
+            f"(differs in {', '.join(differs) or 'its fingerprint'}); resume with the same "
+            "parameters, sites, geometry, horizon, seed, outputs and package version"
+        )
+    loop = _LoopState(
+        t=float(a["loop/t"]),
+        dt=float(a["loop/dt"]),
+        cells=float(a["loop/cells"]),
+        resect_pending=bool(a["loop/resect_pending"]),
+        next_out=int(a["loop/next_out"]),
+        stop_index=int(a["loop/stop_index"]),
+        shed_per_day=float(a["loop/shed_per_day"]),
+        plasma={sp: float(a[f"loop/plasma/{sp}"]) for sp in SPECIES},
+    )
+    rec.times = a["rec/times"].tolist()
+    rec.systemic = {
+        key[len("rec/systemic/") :]: a[key].tolist() for key in a if key.startswith("rec/systemic/")
+    }
+    for name, model in models.items():
+        if not np.array_equal(a[f"site/{name}/vessel"], model.patch.vessel.astype(np.int8)):
+            raise FieldsInputError(
+                f"checkpoint = '{path}' is not allowed: the capillary layout of {name} differs"
+            )
+        loop.outgrowth[name] = float(a[f"site/{name}/outgrowth"])
+        loop.previous_p[name] = float(a[f"site/{name}/previous_p"])
+        values = a[f"site/{name}/modifiers"]
+        model.modifiers = Modifiers(
+            **{k: float(v) for k, v in zip(_MODIFIERS, values, strict=True)}
+        )
+        for key in FIELD_NAMES:
+            model.state[key] = np.array(a[f"site/{name}/state/{key}"])
+        prefix = f"rec/series/{name}/"
+        rec.site_series[name] = {k[len(prefix) :]: a[k].tolist() for k in a if k.startswith(prefix)}
+        if rec.store_fields:
+            prefix = f"rec/fields/{name}/"
+            rec.site_fields[name] = {
+                k[len(prefix) :]: [frame.copy() for frame in a[k]]
+                for k in a
+                if k.startswith(prefix)
+            }
+    return loop
 
 
 def _crossing_time(t0: float, t1: float, y0: float, y1: float, level: float) -> float:
