@@ -6,7 +6,7 @@ export OMP_NUM_THREADS := 1
 export OPENBLAS_NUM_THREADS := 1
 export MPLBACKEND := Agg
 
-.PHONY: demo test test-slow bench lint format regen-golden clean
+.PHONY: demo test test-slow kernel bench lint format regen-golden clean
 
 $(BIN)/fields: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,10 +23,13 @@ demo: $(BIN)/fields
 test: $(BIN)/fields
 	$(BIN)/ruff check fields tests
 	$(BIN)/ruff format --check fields tests
-	$(BIN)/python -m pytest -q
+	FIELDS_NOTEBOOK_QUICK=1 $(BIN)/python -m pytest -q tests notebooks --nbmake
 
 test-slow: $(BIN)/fields
-	$(BIN)/python -m pytest -q -o addopts="" -ra --strict-markers -m slow
+	$(BIN)/python -m pytest -q -o addopts="" -ra --strict-markers -m slow tests
+
+kernel: $(BIN)/fields
+	$(BIN)/python -m ipykernel install --user --name fields --display-name "fields (.venv)"
 
 bench: $(BIN)/fields
 	$(BIN)/fields bench --markdown benchmarks/latest.md

@@ -76,15 +76,23 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
     if not args.out.lower().endswith(".png"):
         raise FieldsInputError(f"--out = '{args.out}' is not allowed: a file name ending in .png")
+    if not 20 <= args.dpi <= 600:
+        raise FieldsInputError(f"--dpi = {args.dpi} is not allowed: an integer from 20 to 600")
     out = Path(args.out)
     if args.result.rstrip("/").endswith(".zarr"):
         fig = _sweep_figure(args)
     else:
         from fields.plot import plot_result
 
-        fig = plot_result(open_result(args.result))
+        tree = open_result(args.result)
+        for site in args.site or []:
+            if site not in tree.children:
+                raise FieldsInputError(
+                    f"--site = {site!r} is not allowed: one of {', '.join(tree.children)}"
+                )
+        fig = plot_result(tree, sites=args.site)
     with atomic_path(out) as tmp:
-        save_figure(fig, tmp)
+        save_figure(fig, tmp, dpi=args.dpi)
     print(f"wrote {out}")
     return 0
 
@@ -111,9 +119,10 @@ def _sweep_figure(args: argparse.Namespace):
     for flag, value in (("--x", args.x), ("--y", args.y)):
         if value is not None and value not in varied:
             raise FieldsInputError(f"{flag} = {value!r} is not allowed: one of {', '.join(varied)}")
-    if args.site is not None and args.site not in [str(s) for s in ds["site"].values]:
+    site = args.site[0] if args.site else None
+    if site is not None and site not in [str(s) for s in ds["site"].values]:
         raise FieldsInputError(
-            f"--site = {args.site!r} is not allowed: one of {', '.join(map(str, ds['site'].values))}"
+            f"--site = {site!r} is not allowed: one of {', '.join(map(str, ds['site'].values))}"
         )
     if not varied:
         raise FieldsInputError(f"result = '{args.result}' is not allowed: the study varies nothing")
@@ -121,10 +130,10 @@ def _sweep_figure(args: argparse.Namespace):
     if "time" in ds[output].dims:
         from fields.plot import plot_series_by_run
 
-        return plot_series_by_run(ds, output, x, site=args.site)
+        return plot_series_by_run(ds, output, x, site=site)
     if args.y is not None:
-        return plot_heatmap(ds, output, x, args.y, site=args.site)
-    return plot_outcome_vs_parameter(ds, output, x, sites=[args.site] if args.site else None)
+        return plot_heatmap(ds, output, x, args.y, site=site)
+    return plot_outcome_vs_parameter(ds, output, x, sites=[site] if site else None)
 
 
 def cmd_sites(args: argparse.Namespace) -> int:
@@ -291,7 +300,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     plot.add_argument("--x", help="sweeps: varied parameter on the x axis (default: the first)")
     plot.add_argument("--y", help="sweeps: second varied parameter (draws a heatmap)")
-    plot.add_argument("--site", help="sweeps: site of a per-site output (default: all sites)")
+    plot.add_argument(
+        "--site",
+        action="append",
+        help="runs: sites to draw (repeat; default all); sweeps: site of a per-site output",
+    )
+    plot.add_argument("--dpi", type=int, default=110, help="resolution (default 110)")
     plot.set_defaults(func=cmd_plot)
 
     sites = sub.add_parser("sites", help="table of organ-site presets with units and sources")

@@ -92,7 +92,7 @@ def build_tree(
             "parameters": p.to_json(),
             "seed": int(seed),
             "fields_version": __version__,
-            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
             "geometry": geometry,
             "sites": ",".join(models),
             "days": float(days),

@@ -16,6 +16,7 @@ import dataclasses
 import difflib
 import json
 import math
+import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,11 +25,6 @@ from typing import Any
 from fields.errors import FieldsInputError, ParameterError
 from fields.sites import SITE_NAMES, SiteParameters, default_sites, site_source
 from fields.spec import param, validate_dataclass
-
-try:  # Python >= 3.11
-    import tomllib
-except ModuleNotFoundError:  # pragma: no cover - Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
 
 KLEIN = "Klein 2009 Table 1 (004_2f1bece312f6775d.txt)"
 SOIL = "002_290404197ba78879.txt"

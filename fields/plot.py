@@ -138,9 +138,13 @@ def plot_dtc_fate(tree: xr.DataTree) -> plt.Figure:
     return fig
 
 
-def plot_result(tree: xr.DataTree, fields_to_map: tuple[str, ...] = MAP_FIELDS) -> plt.Figure:
+def plot_result(
+    tree: xr.DataTree,
+    fields_to_map: tuple[str, ...] = MAP_FIELDS,
+    sites: list[str] | None = None,
+) -> plt.Figure:
     """Multi-panel figure: last-time fields per site (rows), then systemic and site time courses."""
-    sites = _site_names(tree)
+    sites = sites or _site_names(tree)
     with_fields = all("oxygen" in tree[s].dataset for s in sites)
     ncols = len(fields_to_map)
     nrows = (len(sites) if with_fields else 0) + 1
@@ -367,6 +371,6 @@ def plot_sobol(ds: xr.Dataset) -> plt.Figure:
     return fig
 
 
-def save_figure(fig: plt.Figure, path: str) -> None:
-    fig.savefig(path, dpi=110)
+def save_figure(fig: plt.Figure, path: str, dpi: int = 110) -> None:
+    fig.savefig(path, dpi=dpi)
     plt.close(fig)

@@ -237,7 +237,7 @@ def template(study: Study, design: list[dict[str, Any]]) -> xr.Dataset:
         "fields_version": __version__,
         "parameters": study.base.to_json(),
         "varied": json.dumps([v.name for v in study.varied]),
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }
     return xr.Dataset(data, coords=coords, attrs=attrs)
 

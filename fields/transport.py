@@ -30,6 +30,27 @@ from fields.parameters import OxygenParameters, SpeciesParameters
 SECONDS_PER_DAY = 86400.0
 
 
+class FiPySystem:
+    """The FiPy form of one field: u (with an optional fixed wall value), sink k, source s,
+    steady ``0 = div(D grad u) - k u + s`` and transient ``du/dt = ...`` equations."""
+
+    def __init__(
+        self, mesh: fp.meshes.mesh.Mesh, diffusivity: float, wall_faces: object | None
+    ) -> None:
+        self.var = fp.CellVariable(mesh=mesh, value=0.0, hasOld=True)
+        self.wall = fp.Variable(value=0.0)
+        if wall_faces is not None:
+            self.var.constrain(self.wall, where=wall_faces)
+        self.sink = fp.CellVariable(mesh=mesh, value=0.0)
+        self.source = fp.CellVariable(mesh=mesh, value=0.0)
+        rhs = (
+            fp.DiffusionTerm(coeff=diffusivity)
+            - fp.ImplicitSourceTerm(coeff=self.sink)
+            + self.source
+        )
+        self.equations = {"steady": 0 == rhs, "transient": fp.TransientTerm() == rhs}
+
+
 class SystemProbe:
     """The linear pieces of FiPy's system on one mesh (and wall), read at unit diffusivity.
 
@@ -43,14 +64,14 @@ class SystemProbe:
     def __init__(self, mesh: fp.meshes.mesh.Mesh, wall_faces: object | None = None) -> None:
         self.mesh = mesh
         self.n = int(mesh.numberOfCells)
-        self._var = fp.CellVariable(mesh=mesh, value=0.0, hasOld=True)
-        self._wall = fp.Variable(value=0.0)
-        if wall_faces is not None:
-            self._var.constrain(self._wall, where=wall_faces)
-        self._k = fp.CellVariable(mesh=mesh, value=0.0)
-        self._s = fp.CellVariable(mesh=mesh, value=0.0)
-        rhs = fp.DiffusionTerm(coeff=1.0) - fp.ImplicitSourceTerm(coeff=self._k) + self._s
-        self._equations = {"steady": 0 == rhs, "transient": fp.TransientTerm() == rhs}
+        self._sys = FiPySystem(mesh, 1.0, wall_faces)
+        self._var, self._wall, self._k, self._s = (
+            self._sys.var,
+            self._sys.wall,
+            self._sys.sink,
+            self._sys.source,
+        )
+        self._equations = self._sys.equations
         self._pieces: dict[str, dict[str, object]] = {}
         self.assemblies = 0
 
@@ -130,15 +151,15 @@ class DiffusionReactionOperator:
         if solver == "fast":
             self.probe = probe if probe is not None else SystemProbe(mesh, wall_faces)
             return
-        self._var = fp.CellVariable(mesh=mesh, value=0.0, hasOld=True)
-        self._wall = fp.Variable(value=0.0)
-        if wall_faces is not None:
-            self._var.constrain(self._wall, where=wall_faces)
-        self._k = fp.CellVariable(mesh=mesh, value=0.0)
-        self._s = fp.CellVariable(mesh=mesh, value=0.0)
-        rhs = fp.DiffusionTerm(coeff=diffusivity) - fp.ImplicitSourceTerm(coeff=self._k) + self._s
-        self._steady = 0 == rhs
-        self._transient = fp.TransientTerm() == rhs
+        system = FiPySystem(mesh, diffusivity, wall_faces)
+        self._var, self._wall, self._k, self._s = (
+            system.var,
+            system.wall,
+            system.sink,
+            system.source,
+        )
+        self._steady = system.equations["steady"]
+        self._transient = system.equations["transient"]
 
     # --------------------------------------------------------------------------- solving
     def solve(

@@ -204,7 +204,9 @@ def test_overflow_at_the_cli_is_one_message_exit_3_and_no_file(tmp_path):
 def test_same_inputs_give_bit_identical_files_with_seed_and_version(tmp_path):
     outs = [tmp_path / "a.nc", tmp_path / "b.nc"]
     for out in outs:
-        assert main(["run", *RUN, *SMALL_2D, "--days", "200", "--seed", "7", "--out", str(out)]) == 0
+        assert (
+            main(["run", *RUN, *SMALL_2D, "--days", "200", "--seed", "7", "--out", str(out)]) == 0
+        )
     _assert_same_file(*outs)
     with xr.open_datatree(outs[0]) as tree:
         assert tree.attrs["seed"] == 7
@@ -238,7 +240,12 @@ def test_memory_of_a_long_run_without_fields_does_not_grow_with_steps():
         gc.collect()
         tracemalloc.start()
         fields.simulate(
-            p, sites=["lung"], days=days, geometry="krogh", store_fields=False, output_every_days=365
+            p,
+            sites=["lung"],
+            days=days,
+            geometry="krogh",
+            store_fields=False,
+            output_every_days=365,
         )
         peaks.append(tracemalloc.get_traced_memory()[1])
         tracemalloc.stop()
