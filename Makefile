@@ -32,7 +32,8 @@ kernel: $(BIN)/fields
 	$(BIN)/python -m ipykernel install --user --name fields --display-name "fields (.venv)"
 
 bench: $(BIN)/fields
-	$(BIN)/fields bench --markdown benchmarks/latest.md
+	mkdir -p results
+	$(BIN)/fields bench --markdown results/bench.md
 
 lint: $(BIN)/fields
 	$(BIN)/ruff check fields tests
