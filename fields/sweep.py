@@ -365,12 +365,13 @@ def _executor(client: Any, workers: int | None, n_runs: int) -> Iterator[Any]:
     if client is not None:
         if isinstance(client, str):
             try:
-                with Client(client, timeout="10s") as c:
-                    yield c
-            except OSError as exc:
+                connected = Client(client, timeout="10s")
+            except (OSError, ValueError) as exc:
                 raise FieldsInputError(
                     f"--scheduler = '{client}' is not allowed: cannot reach it ({exc})"
                 ) from None
+            with connected:
+                yield connected
         else:
             yield client
         return
@@ -418,26 +419,32 @@ def sweep(
         study = load_study(study)
     design = study.design()
     ds = template(study, design)
-    target: RunStore | _MemoryStore = (
-        RunStore.open_or_create(store, ds) if store is not None else _MemoryStore(ds)
-    )
-    status = target.status()
+    # An existing store is checked (and its finished runs counted) first; a new one is created
+    # only once the cluster is reachable, so a bad --scheduler leaves nothing on disk.
+    target: RunStore | _MemoryStore | None = None
+    if store is None:
+        target = _MemoryStore(ds)
+    elif Path(store).exists():
+        target = RunStore.open_or_create(store, ds)
+    status = target.status() if target is not None else np.zeros(len(design), dtype=np.int8)
     pending = [int(i) for i in np.nonzero(status != STATUS_DONE)[0]]
-    bar = _progress(len(design), len(design) - len(pending), progress)
     started = time.perf_counter()
-    try:
-        if pending:
-            with _executor(client, workers, len(pending)) as executor:
-                if executor is None:
-                    for i in pending:
-                        target.write(run_one(study, i, design[i]))
-                        if bar is not None:
-                            bar.update(1)
-                else:
-                    _run_distributed(executor, study, design, pending, target, bar)
-    finally:
+    with contextlib.ExitStack() as stack:
+        executor = (
+            stack.enter_context(_executor(client, workers, len(pending))) if pending else None
+        )
+        if target is None:
+            target = RunStore.open_or_create(store, ds)
+        bar = _progress(len(design), len(design) - len(pending), progress)
         if bar is not None:
-            bar.close()
+            stack.callback(bar.close)
+        if pending and executor is None:
+            for i in pending:
+                target.write(run_one(study, i, design[i]))
+                if bar is not None:
+                    bar.update(1)
+        elif pending:
+            _run_distributed(executor, study, design, pending, target, bar)
     elapsed = time.perf_counter() - started
     result = target.load()
     failed = [int(i) for i in np.nonzero(result["status"].values == STATUS_FAILED)[0]]

@@ -79,6 +79,32 @@ def test_two_worker_local_cluster_equals_one_worker_bit_for_bit(tmp_path):
     xr.testing.assert_identical(_no_provenance(reread), _no_provenance(results[2]))
 
 
+def test_existing_cluster_by_scheduler_address(tmp_path):
+    """`--scheduler ADDRESS` / client="tcp://...": an existing cluster, not a new one."""
+    from dask.distributed import LocalCluster
+
+    study = study_from_dict(SMALL)
+    with LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        by_address = sweep(study, client=cluster.scheduler_address, progress=False)
+    in_process = sweep(study, workers=0, progress=False)
+    xr.testing.assert_identical(_no_provenance(by_address), _no_provenance(in_process))
+
+
+def test_unreachable_scheduler_is_an_input_error(tmp_path, capsys):
+    from fields.cli import main
+
+    path = tmp_path / "s.toml"
+    path.write_text('[study]\nname="s"\nsites=["lung"]\ngeometry="krogh"\ndays=30\n')
+    code = main(
+        ["sweep", str(path), "--out", str(tmp_path / "s.zarr"), "--scheduler", "tcp://127.0.0.1:9"]
+    )
+    assert code == 2
+    assert "--scheduler = 'tcp://127.0.0.1:9' is not allowed" in capsys.readouterr().err
+    assert not (tmp_path / "s.zarr").exists()  # nothing written before the cluster answered
+
+
 def _write_study(tmp_path: Path, n_runs: int, days: float) -> Path:
     values = ", ".join(f"{60.0 + 10.0 * i:.1f}" for i in range(n_runs))
     text = f"""
