@@ -251,7 +251,10 @@ def build_parser() -> argparse.ArgumentParser:
     from fields.geometry import GEOMETRIES
     from fields.sites import SITE_NAMES
 
-    parser = argparse.ArgumentParser(prog="fields", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="fields",
+        description="Simulate how a primary tumour prepares distant organs for metastasis.",
+    )
     parser.add_argument("--version", action="version", version=f"fields {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 

@@ -27,6 +27,11 @@ from fields.sites import SITE_NAMES, SiteParameters, default_sites, site_source
 from fields.spec import param, validate_dataclass
 
 KLEIN = "Klein 2009 Table 1 (004_2f1bece312f6775d.txt)"
+
+#: Mesh-size limits (cells): beyond these a run would need many GiB (3d 50^3 peaks at 1 GiB).
+MAX_CELLS_2D = 4.0e6
+MAX_CELLS_3D = 8.0e6
+MAX_CELLS_KROGH = 1.0e5
 SOIL = "002_290404197ba78879.txt"
 STROMA = "000_2a2265c6c67cfdc9.txt"
 
@@ -484,6 +489,20 @@ class Parameters:
                 self.stepping.dt_min_days,
                 f"<= stepping.dt_max_days ({self.stepping.dt_max_days:g} day)",
             )
+        g = self.geometry
+        for key, cells, limit in (
+            ("geometry.resolution_um", (g.domain_um / g.resolution_um) ** 2, MAX_CELLS_2D),
+            ("geometry.domain_um", (g.domain_um / g.resolution_um) ** 2, MAX_CELLS_2D),
+            ("geometry.domain_3d_um", (g.domain_3d_um / g.resolution_um) ** 3, MAX_CELLS_3D),
+            ("geometry.krogh_cells", g.krogh_cells, MAX_CELLS_KROGH),
+        ):
+            if cells > limit:
+                raise ParameterError(
+                    key,
+                    getattr(g, key.split(".")[1]),
+                    f"a value giving at most {limit:.0e} cells (this gives {cells:.3g}; "
+                    "a finer mesh needs more memory than a run should take)",
+                )
         if self.primary.initial_cells >= self.primary.carrying_capacity_cells:
             raise ParameterError(
                 "primary.initial_cells",

@@ -48,6 +48,12 @@ def param(
     return dataclasses.field(default=default, metadata=meta)
 
 
+#: Numeric parameters outside this magnitude range (except 0) are rejected: no rate, length or
+#: count of the model comes near, and products of such values overflow double precision.
+MIN_MAGNITUDE = 1e-30
+MAX_MAGNITUDE = 1e30
+
+
 def allowed_text(meta: dict[str, Any]) -> str:
     """Human description of what a leaf accepts, used in error messages."""
     kind = meta["kind"]
@@ -108,6 +114,13 @@ def coerce_leaf(key: str, value: Any, meta: dict[str, Any]) -> Any:
             raise ParameterError(key, value, allowed) from None
     if not math.isfinite(number):
         raise ParameterError(key, value, allowed)
+    if number != 0.0 and not (MIN_MAGNITUDE <= abs(number) <= MAX_MAGNITUDE):
+        raise ParameterError(
+            key,
+            value,
+            f"{allowed}, of magnitude {MIN_MAGNITUDE:g} to {MAX_MAGNITUDE:g} (or 0): beyond "
+            "that no quantity of this model is physical and the arithmetic overflows",
+        )
     if kind is int:
         if number != int(number):
             raise ParameterError(key, value, allowed)

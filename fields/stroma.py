@@ -16,9 +16,11 @@ from fields.parameters import StromaParameters
 
 
 def hill(x: np.ndarray, half: float, n: float) -> np.ndarray:
-    """x^n / (x^n + half^n), for x >= 0."""
-    ratio = (np.maximum(x, 0.0) / half) ** n
-    return ratio / (1.0 + ratio)
+    """x^n / (x^n + half^n), for x >= 0, written 1 / (1 + (half/x)^n) so that no ratio of two
+    overflowed powers (inf/inf = NaN) can occur: x = 0 gives 0, x >> half gives 1."""
+    with np.errstate(divide="ignore", over="ignore"):
+        inverse = (half / np.maximum(x, 0.0)) ** n
+    return 1.0 / (1.0 + inverse)
 
 
 def relax(y: np.ndarray, target: np.ndarray, rate: np.ndarray, dt: float) -> np.ndarray:

@@ -147,3 +147,19 @@ def test_invalid_values_always_rejected(key, value):
 @given(key=st.sampled_from(POSITIVE_KEYS), value=st.floats(min_value=1e-3, max_value=1e6))
 def test_valid_positive_values_accepted(key, value):
     assert Parameters().with_updates({key: value}).get(key) == value
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "fragment"),
+    [
+        ("stroma.tgfb_stiffening_half_pg_per_ml", "1e-310", "of magnitude 1e-30 to 1e+30"),
+        ("oxygen.diffusivity_um2_per_s", "1e305", "of magnitude 1e-30 to 1e+30"),
+        ("geometry.resolution_um", "0.01", "at most 4e+06 cells"),
+        ("geometry.krogh_cells", "1000000", "at most 1e+05 cells"),
+        ("geometry.domain_3d_um", "5000", "at most 8e+06 cells"),
+    ],
+)
+def test_absurd_magnitudes_and_meshes_are_rejected(key, value, fragment):
+    with pytest.raises(fields.ParameterError) as err:
+        fields.Parameters().with_updates({key: value})
+    assert key in str(err.value) and fragment in str(err.value)
