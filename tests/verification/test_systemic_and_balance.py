@@ -15,6 +15,7 @@ from fields import primary
 from fields.geometry import make_patch
 from fields.parameters import Parameters
 from fields.simulate import FIELD_NAMES, SITE_SERIES, SiteModel
+from fields.spec import MIN_MAGNITUDE
 from fields.transport import species_sink_per_s, species_source_per_s
 
 
@@ -228,6 +229,8 @@ def check_bounded_after_update(picks):
     updates = {
         key: lo + u * (hi - lo) for key, u in picks.items() for lo, hi in [UPDATE_RANGES[key]]
     }
+    # values below the accepted magnitude (fields.spec.MIN_MAGNITUDE) mean zero here
+    updates = {k: (0.0 if abs(v) < MIN_MAGNITUDE else v) for k, v in updates.items()}
     p = Parameters().with_updates({"primary.initial_cells": 1e9, **updates})
     tree = fields.simulate(p, sites=["lung"], days=120, geometry="krogh", output_every_days=60)
     ds = tree["lung"].dataset
