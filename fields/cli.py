@@ -13,6 +13,7 @@ import dataclasses
 import math
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from fields.errors import FieldsInputError, NumericalError
 
@@ -246,12 +247,19 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+class OneLineErrorParser(argparse.ArgumentParser):
+    """Usage errors as one line (like every other bad input), exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_INPUT, f"fields: error: {_one_line(message)} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from fields import __version__
     from fields.geometry import GEOMETRIES
     from fields.sites import SITE_NAMES
 
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrorParser(
         prog="fields",
         description="Simulate how a primary tumour prepares distant organs for metastasis.",
     )
@@ -344,7 +352,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a usage error already reported
+        return int(exc.code or 0) if not isinstance(exc.code, str) else EXIT_INPUT
     try:
         return int(args.func(args))
     except FieldsInputError as exc:

@@ -138,3 +138,11 @@ def test_bench_unknown_case_is_an_input_error():
     assert proc.returncode == 2
     assert "--only = '2d 7x7' is not allowed" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_usage_errors_are_one_line_exit_2(capsys):
+    """argparse's own errors (found by the slow fuzz: --set followed by '-x=1') are one line."""
+    assert main(["run", "--set", "-5e286=1", "--out", "x.nc"]) == 2
+    assert main(["no-such-command"]) == 2
+    for line in capsys.readouterr().err.splitlines():
+        assert line.startswith("fields: error: ") and "--help" in line

@@ -70,7 +70,7 @@ def run_cli(tmp_path, capsys, extra: list[str]) -> tuple[int, str]:
     out = tmp_path / "out.nc"
     out.unlink(missing_ok=True)
     argv = ["run", "--site", "lung", "--geometry", "krogh", "--days", "1", "--no-fields"]
-    code = main([*argv, *extra, "--out", str(out)])
+    code = main([*argv, *extra, "--out", str(out)])  # main() returns, it never exits
     err = capsys.readouterr().err
     # 2: rejected input; 3: an in-range but extreme value that made the run fail numerically
     # (the guard names site, variable, day and likely cause). Never a traceback.
