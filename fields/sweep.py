@@ -468,10 +468,9 @@ def _run_distributed(client, study, design, pending, target, bar) -> None:
     from dask.distributed import as_completed
 
     study_future = client.scatter(study, broadcast=True)
+    tag = study.fingerprint()  # computed once: it hashes the whole design
     futures = {
-        client.submit(
-            run_one, study_future, i, design[i], key=f"fields-{study.fingerprint()}-{i}", pure=False
-        ): i
+        client.submit(run_one, study_future, i, design[i], key=f"fields-{tag}-{i}", pure=False): i
         for i in pending
     }
     for future in as_completed(futures):
