@@ -13,6 +13,8 @@ import numpy as np
 import xarray as xr
 
 MAP_FIELDS = ("oxygen", "vegf", "tgfb", "stiffness", "niche", "dtc_proliferating")
+#: plot_maps draws both DTC states
+SITE_MAP_FIELDS = (*MAP_FIELDS[:-1], "dtc_dormant", "dtc_proliferating")
 
 
 def label(da: xr.DataArray) -> str:
@@ -73,7 +75,7 @@ def plot_maps(
     tree: xr.DataTree,
     site: str,
     times: list[float] | None = None,
-    fields_to_map: tuple[str, ...] = MAP_FIELDS,
+    fields_to_map: tuple[str, ...] = SITE_MAP_FIELDS,
 ) -> plt.Figure:
     """Fields of one site at chosen output days (nearest stored output; default: the last), a
     row per time, capillaries overlaid in white, units on the colour bars."""
