@@ -33,6 +33,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fields.simulate import DEFAULT_SITES
+
 FIELDS_COMPARED = ("oxygen", "vegf", "tgfb")
 
 
@@ -73,7 +75,7 @@ QUICK_SOLVER_CASES = (
 TARGET_CASES = (
     TargetCase(
         "default scenario (5 sites, 2d, 3650 d)",
-        ("lung", "liver", "bone_marrow", "brain", "lymph_node"),
+        DEFAULT_SITES,
         "2d",
         3650.0,
         "< 60 s",

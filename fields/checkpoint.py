@@ -11,8 +11,8 @@ arrays, so a resumed run continues bit for bit.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
+import os
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -38,14 +38,10 @@ def save(path: str | Path, header: dict[str, Any], arrays: dict[str, np.ndarray]
     payload["header"] = np.frombuffer(
         json.dumps({"format": FORMAT, **header}).encode(), dtype=np.uint8
     )
-    buffer = io.BytesIO()
-    np.savez(buffer, **payload)
     with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-        handle.write(buffer.getvalue())
+        np.savez(handle, **payload)
         handle.flush()
-        import os
-
-        os.fsync(handle.fileno())
+        os.fsync(handle.fileno())  # on disk before the rename makes it the checkpoint
 
 
 def load(path: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:

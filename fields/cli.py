@@ -40,9 +40,10 @@ def _parse_set(items: Sequence[str]) -> dict[str, str]:
 
 def cmd_run(args: argparse.Namespace) -> int:
     import fields
-    from fields.output import write_netcdf
+    from fields.output import check_netcdf_path, write_netcdf
     from fields.simulate import DEFAULT_SITES
 
+    check_netcdf_path(args.out)  # before minutes of simulation, not after
     params = fields.load_parameters(args.config) if args.config else fields.Parameters()
     if args.set:
         params = params.with_updates(_parse_set(args.set))
@@ -209,16 +210,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from fields import bench
-    from fields.output import atomic_path
+    from fields.output import atomic_path, check_output_folder
 
     if args.markdown and not args.markdown.lower().endswith(".md"):
         raise FieldsInputError(
             f"--markdown = '{args.markdown}' is not allowed: a file name ending in .md"
         )
-    if args.markdown and not Path(args.markdown).resolve().parent.is_dir():
-        raise FieldsInputError(
-            f"--markdown = '{args.markdown}' is not allowed: its folder does not exist"
-        )
+    if args.markdown:
+        check_output_folder(Path(args.markdown))  # before minutes of benchmarking
     if args.quick:
         solver_cases, target_cases = bench.QUICK_SOLVER_CASES, bench.QUICK_TARGET_CASES
     else:

@@ -3,6 +3,8 @@ names the site, the variable, the time and the likely cause (issue 7)."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from fields.errors import NumericalError
@@ -24,7 +26,7 @@ _CAUSES = {
     "too large (dtc.metastasis_tvdt_days, stepping.dt_max_days)",
 }
 
-#: (lower, upper) bounds; None: unbounded on that side. Upper bounds given per call for oxygen.
+#: Fields bounded to [0, 1] and to >= 0 (oxygen and stiffness bounds depend on the site).
 _UNIT_INTERVAL = ("hypoxia", "niche")
 _NON_NEGATIVE = ("vegf", "tgfb", "lox", "dtc_dormant", "dtc_proliferating")
 
@@ -58,23 +60,25 @@ def check_site(
             f"; at that time the primary has {systemic['tumour_cells']:.3g} cells and plasma "
             f"VEGF is {systemic['plasma_vegf']:.3g} pg/mL"
         )
-    for var, values in state.items():
-        finite = np.isfinite(values)
-        if not finite.all():
-            i = int(np.argmin(finite))
-            raise _fail(site, var, float(values[i]), i, t, "is not finite", context)
     tol = 1e-9
-    checks = [("oxygen", -tol, top_po2 * (1 + tol)), ("stiffness", baseline_kpa * (1 - tol), None)]
-    checks += [(var, -tol, 1.0 + tol) for var in _UNIT_INTERVAL]
-    checks += [(var, 0.0, None) for var in _NON_NEGATIVE]
-    for var, lo, hi in checks:
-        values = state[var]
-        if lo is not None and values.min() < lo:
+    bounds = {
+        "oxygen": (-tol, top_po2 * (1 + tol)),
+        "stiffness": (baseline_kpa * (1 - tol), math.inf),
+        **{var: (-tol, 1.0 + tol) for var in _UNIT_INTERVAL},
+        **{var: (0.0, math.inf) for var in _NON_NEGATIVE},
+    }
+    for var, values in state.items():  # one min and one max per field; NaN propagates into both
+        low, high = float(values.min()), float(values.max())
+        if not (math.isfinite(low) and math.isfinite(high)):
+            i = int(np.argmin(np.isfinite(values)))
+            raise _fail(site, var, float(values[i]), i, t, "is not finite", context)
+        lo, hi = bounds.get(var, (-math.inf, math.inf))
+        if low < lo:
             i = int(np.argmin(values))
-            raise _fail(site, var, float(values[i]), i, t, f"is below its bound {lo:g}", context)
-        if hi is not None and values.max() > hi:
+            raise _fail(site, var, low, i, t, f"is below its bound {lo:g}", context)
+        if high > hi:
             i = int(np.argmax(values))
-            raise _fail(site, var, float(values[i]), i, t, f"is above its bound {hi:g}", context)
+            raise _fail(site, var, high, i, t, f"is above its bound {hi:g}", context)
 
 
 def check_systemic(values: dict[str, float], t: float) -> None:

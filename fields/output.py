@@ -137,11 +137,7 @@ def atomic_path(path: Path) -> Iterator[str]:
 
     A kill at any moment leaves either the old complete file or the new complete file.
     """
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise FieldsInputError(
-            f"output path = '{path}' is not allowed: folder '{folder}' does not exist"
-        )
+    folder = check_output_folder(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{path.suffix}", dir=folder)
     os.close(fd)
     try:
@@ -155,11 +151,28 @@ def atomic_path(path: Path) -> Iterator[str]:
         raise
 
 
-def write_netcdf(tree: xr.DataTree, path: str | Path) -> Path:
-    """Write atomically: a temporary file in the same folder, renamed over ``path`` when complete."""
+def check_output_folder(path: Path) -> Path:
+    """The folder an output goes to; it must exist."""
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise FieldsInputError(
+            f"output path = '{path}' is not allowed: folder '{folder}' does not exist"
+        )
+    return folder
+
+
+def check_netcdf_path(path: str | Path) -> Path:
+    """Validate a result path before any work is done (suffix and folder)."""
     path = Path(path)
     if path.suffix not in (".nc", ".nc4", ".netcdf"):
         raise FieldsInputError(f"output path = '{path}' is not allowed: a file name ending in .nc")
+    check_output_folder(path)
+    return path
+
+
+def write_netcdf(tree: xr.DataTree, path: str | Path) -> Path:
+    """Write atomically: a temporary file in the same folder, renamed over ``path`` when complete."""
+    path = check_netcdf_path(path)
     encoding = {}
     for node in tree.subtree:
         enc = {

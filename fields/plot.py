@@ -248,14 +248,13 @@ def plot_outcome_vs_parameter(
     )
     x = ds[parameter].values
     order = np.argsort(x, kind="stable")
-    any_missing = False
-    every = np.concatenate([_scalar_of_run(ds, output, s).values.ravel() for s in site_list])
+    ys = {site: _scalar_of_run(ds, output, site).values for site in site_list}
+    every = np.concatenate(list(ys.values()))
     top = float(np.nanmax(every)) if np.isfinite(every).any() else 1.0
-    for site in site_list:
-        y = _scalar_of_run(ds, output, site).values
+    any_missing = not np.isfinite(every).all()
+    for site, y in ys.items():
         line = ax.plot(x[order], y[order], marker="o", label=site or output)[0]
         missing = ~np.isfinite(y)
-        any_missing = any_missing or bool(missing.any())
         if missing.any():
             ax.plot(
                 x[missing], np.full(missing.sum(), top), "o", mfc="none", color=line.get_color()

@@ -15,6 +15,7 @@ hit exactly.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import sys
 from collections.abc import Sequence
@@ -87,7 +88,9 @@ class SiteModel:
             probe = None
             if solver == "fast":
                 key = walls is not None
-                probe = probes.setdefault(key, SystemProbe(patch.mesh, walls))
+                if key not in probes:
+                    probes[key] = SystemProbe(patch.mesh, walls)
+                probe = probes[key]
             return DiffusionReactionOperator(patch.mesh, diffusivity, walls, solver, probe=probe)
 
         self.ops = {
@@ -98,15 +101,11 @@ class SiteModel:
         if params.dtc.motility_um2_per_day > 0.0:
             self.ops["dtc"] = operator(params.dtc.motility_um2_per_day, None)
         if solver == "fast":  # assemble now what the loop will use, not inside a time step
-            forms = {"oxygen": ["steady"], "vegf": ["steady"], "tgfb": ["steady"]}
-            if self.transient:
-                forms["vegf"].append("transient")
-                forms["tgfb"].append("transient")
-            if "dtc" in self.ops:
-                forms["dtc"] = ["transient"]
-            for name, needed in forms.items():
-                for form in needed:
-                    self.ops[name].probe.pieces(form)
+            for name, op in self.ops.items():
+                if name != "dtc":  # oxygen and the initial state are always steady
+                    op.probe.pieces("steady")
+                if name == "dtc" or (self.transient and name != "oxygen"):
+                    op.probe.pieces("transient")
         self.weights = patch.volume_fraction
         self.organ_mm3 = site.organ_volume_ml * 1000.0
         mask = patch.distance_to_wall_um <= params.dtc.perivascular_distance_um
@@ -305,6 +304,14 @@ def _events(p: Parameters, days: float) -> tuple[list[tuple[float, str]], float 
     return events, resect, onset
 
 
+def site_patches(p: Parameters, names: Sequence[str], geometry: str, seed: int) -> dict[str, Patch]:
+    """Each site's patch; the i-th site's capillary layout uses seed + 1000 i."""
+    return {
+        name: make_patch(geometry, p.sites[name], p.geometry, seed + 1000 * index)
+        for index, name in enumerate(names)
+    }
+
+
 def simulate(
     params: Parameters | None = None,
     sites: Sequence[str] = DEFAULT_SITES,
@@ -344,21 +351,23 @@ def simulate(
     out_days = output_days(days, float(output_every_days))
     events, resect_day, onset_day = _events(p, days)
 
-    models = {}
-    for index, name in enumerate(names):
-        patch = make_patch(geometry, p.sites[name], p.geometry, seed + 1000 * index)
-        models[name] = SiteModel(name, p.sites[name], p, patch)
-    header = {
-        "parameters": p.to_json(),
-        "sites": names,
-        "days": days,
-        "geometry": geometry,
-        "seed": int(seed),
-        "output_every_days": float(output_every_days),
-        "store_fields": bool(store_fields),
-        "fields_version": __version__,
+    models = {
+        name: SiteModel(name, p.sites[name], p, patch)
+        for name, patch in site_patches(p, names, geometry, seed).items()
     }
-    header["run"] = ckpt.fingerprint(header)
+    header: dict = {}  # identifies the run in its checkpoints
+    if checkpoint is not None:
+        header = {
+            "parameters": p.to_json(),
+            "sites": names,
+            "days": days,
+            "geometry": geometry,
+            "seed": int(seed),
+            "output_every_days": float(output_every_days),
+            "store_fields": bool(store_fields),
+            "fields_version": __version__,
+        }
+        header["run"] = ckpt.fingerprint(header)
     recorder = Recorder(store_fields)
     loop = _LoopState.fresh(p, names, resect_day)
     restored = False
@@ -416,7 +425,8 @@ def simulate(
                 )
             loop.cells = new_cells
             loop.shed_per_day = primary.shed_rate(loop.cells, p.primary, p.dissemination)
-            check_systemic(loop.systemic(p), t_new)
+            systemic = loop.systemic(p)
+            check_systemic(systemic, t_new)
             arrest = shed * p.dissemination.arrest_fraction / step
             for name, model in models.items():
                 model.set_modifiers(mods)
@@ -427,11 +437,11 @@ def simulate(
                     t_new,
                     model.site.vessel_po2_mmhg * model.modifiers.po2_factor,
                     model.site.baseline_stiffness_kpa,
-                    loop.systemic(p),
+                    systemic,
                 )
                 total = model.proliferating_total()
                 if math.isnan(loop.outgrowth[name]) and total >= detect:
-                    loop.outgrowth[name] = _crossing_time(
+                    loop.outgrowth[name] = crossing_time(
                         t, t_new, loop.previous_p[name], total, detect
                     )
                 loop.previous_p[name] = total
@@ -446,7 +456,7 @@ def simulate(
                 loop.next_out < len(out_days)
                 and abs(t_new - out_days[loop.next_out]) < 1e-9 * scale
             ):
-                recorder.record(float(out_days[loop.next_out]), loop.systemic(p), models)
+                recorder.record(float(out_days[loop.next_out]), systemic, models)
                 loop.next_out += 1
             if t_new >= next_ck - 1e-9 and t_new < days - 1e-9:
                 _save(checkpoint, header, loop, models, recorder)
@@ -503,13 +513,6 @@ class _LoopState:
 
 
 _SCALARS = ("t", "dt", "cells", "resect_pending", "next_out", "stop_index", "shed_per_day")
-_MODIFIERS = (
-    "vegf_active_fraction",
-    "tgfb_active_fraction",
-    "lox_inhibition",
-    "permeability_factor",
-    "po2_factor",
-)
 
 
 def _check_checkpoint(
@@ -528,11 +531,12 @@ def _check_checkpoint(
             f"checkpoint = '{path}' is not allowed: folder '{path.parent}' does not exist"
         )
     every = 365.0 if every is None else every
-    if isinstance(every, bool) or not isinstance(every, int | float) or not math.isfinite(every):
-        raise FieldsInputError(
-            f"checkpoint_every_days = {every!r} is not allowed: a finite number > 0 (unit: day)"
-        )
-    if every <= 0:
+    if (
+        isinstance(every, bool)
+        or not isinstance(every, int | float)
+        or not math.isfinite(every)
+        or every <= 0
+    ):
         raise FieldsInputError(
             f"checkpoint_every_days = {every!r} is not allowed: a finite number > 0 (unit: day)"
         )
@@ -556,7 +560,7 @@ def _save(
         arrays[f"site/{name}/outgrowth"] = np.float64(loop.outgrowth[name])
         arrays[f"site/{name}/previous_p"] = np.float64(loop.previous_p[name])
         arrays[f"site/{name}/modifiers"] = np.array(
-            [getattr(model.modifiers, key) for key in _MODIFIERS], dtype=np.float64
+            dataclasses.astuple(model.modifiers), dtype=np.float64
         )
         arrays[f"site/{name}/vessel"] = model.patch.vessel.astype(np.int8)
         for key, values in model.state.items():
@@ -604,10 +608,7 @@ def _restore(
             )
         loop.outgrowth[name] = float(a[f"site/{name}/outgrowth"])
         loop.previous_p[name] = float(a[f"site/{name}/previous_p"])
-        values = a[f"site/{name}/modifiers"]
-        model.modifiers = Modifiers(
-            **{k: float(v) for k, v in zip(_MODIFIERS, values, strict=True)}
-        )
+        model.modifiers = Modifiers(*(float(v) for v in a[f"site/{name}/modifiers"]))
         for key in FIELD_NAMES:
             model.state[key] = np.array(a[f"site/{name}/state/{key}"])
         prefix = f"rec/series/{name}/"
@@ -622,7 +623,7 @@ def _restore(
     return loop
 
 
-def _crossing_time(t0: float, t1: float, y0: float, y1: float, level: float) -> float:
+def crossing_time(t0: float, t1: float, y0: float, y1: float, level: float) -> float:
     """First time y reaches level, log-linear between step ends (output-interval independent)."""
     if y0 <= 0.0 or y1 <= y0:
         return t1

@@ -33,6 +33,7 @@ import itertools
 import json
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -192,7 +193,11 @@ class Study:
 
     # ------------------------------------------------------------------ the design
     def design(self) -> list[dict[str, Any]]:
-        """Parameter updates of every run, in run order."""
+        """Parameter updates of every run, in run order (sampled once per Study)."""
+        return [dict(row) for row in self._design]
+
+    @cached_property
+    def _design(self) -> list[dict[str, Any]]:
         names = [v.name for v in self.varied]
         if not names:
             return [{}]
@@ -248,6 +253,10 @@ class Study:
 
     def fingerprint(self) -> str:
         """Hash of everything that defines the results (resume refuses a different study)."""
+        return self._fingerprint
+
+    @cached_property
+    def _fingerprint(self) -> str:
         from fields import __version__
 
         doc = {

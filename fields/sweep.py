@@ -33,6 +33,8 @@ import numpy as np
 import xarray as xr
 
 from fields.errors import FieldsInputError
+from fields.geometry import Patch
+from fields.parameters import Parameters
 from fields.study import (
     RUN_SCALARS,
     SITE_SCALARS,
@@ -81,24 +83,22 @@ def _attrs(name: str) -> dict[str, str]:
 # ------------------------------------------------------------------------------ one run
 def _crossing(times: np.ndarray, values: np.ndarray, level: float) -> float:
     """First time a positive series reaches level, log-linear between samples (NaN: never)."""
+    from fields.simulate import crossing_time
+
     above = np.nonzero(values >= level)[0]
     if above.size == 0:
         return math.nan
     i = int(above[0])
     if i == 0:
         return float(times[0])
-    y0, y1 = float(values[i - 1]), float(values[i])
-    if y0 <= 0.0 or y1 <= y0:
-        return float(times[i])
-    frac = math.log(level / y0) / math.log(y1 / y0)
-    return float(times[i - 1] + frac * (times[i] - times[i - 1]))
+    return crossing_time(times[i - 1], times[i], values[i - 1], values[i], level)
 
 
-def run_outputs(study: Study, tree: xr.DataTree) -> dict[str, np.ndarray]:
-    """The study's outputs of one simulated run, as arrays shaped (time), (site), (site, time)."""
+def run_outputs(study: Study, params: Parameters, tree: xr.DataTree) -> dict[str, np.ndarray]:
+    """The study's outputs of one run (``params`` are the run's), as arrays shaped (time),
+    (site) or (site, time)."""
     import fields.primary as primary
 
-    params = study.base.from_json(tree.attrs["parameters"])
     times = tree["time"].values
     diameter = tree["tumour_diameter_mm"].values
     values: dict[str, np.ndarray] = {}
@@ -130,25 +130,23 @@ def run_outputs(study: Study, tree: xr.DataTree) -> dict[str, np.ndarray]:
                 found.append(float(diameter[hits[0]]) if hits.size else math.nan)
             values[name] = np.array(found)
         elif name == "hypoxic_distance_um":
-            values[name] = np.array([_hypoxic_distance(tree[s], params) for s in study.sites])
+            from fields.simulate import site_patches
+
+            patches = site_patches(params, study.sites, study.geometry, study.seed)
+            threshold = params.oxygen.hypoxia_threshold_mmhg
+            values[name] = np.array(
+                [_hypoxic_distance(tree[s], patches[s], threshold) for s in study.sites]
+            )
         else:  # site series
             values[name] = np.stack([tree[s][name].values for s in study.sites])
     return values
 
 
-def _hypoxic_distance(ds: xr.Dataset, params) -> float:
+def _hypoxic_distance(ds: xr.Dataset, patch: Patch, threshold: float) -> float:
     """Smallest distance to the capillary wall of a hypoxic cell at the last output (um)."""
-    from fields.geometry import make_patch
-
-    oxygen = ds["oxygen"].isel(time=-1).values.ravel()
-    threshold = params.oxygen.hypoxia_threshold_mmhg
-    hypoxic = oxygen < threshold
+    hypoxic = ds["oxygen"].isel(time=-1).values.ravel() < threshold
     if not hypoxic.any():
         return math.nan
-    # the patch is rebuilt from the same parameters and seed: identical geometry
-    patch = make_patch(
-        ds.attrs["geometry"], params.sites[ds.attrs["site"]], params.geometry, ds.attrs["seed"]
-    )
     return float(patch.distance_to_wall_um[hypoxic].min())
 
 
@@ -158,8 +156,9 @@ def run_one(study: Study, index: int, updates: dict[str, Any]) -> dict[str, Any]
     try:
         import fields
 
+        params = study.parameters_for(updates)
         tree = fields.simulate(
-            study.parameters_for(updates),
+            params,
             sites=list(study.sites),
             days=study.days,
             geometry=study.geometry,
@@ -168,12 +167,7 @@ def run_one(study: Study, index: int, updates: dict[str, Any]) -> dict[str, Any]
             store_fields=study.needs_fields,
             progress=False,
         )
-        if study.needs_fields:
-            for i, s in enumerate(study.sites):
-                tree[s].attrs.update(
-                    {"geometry": study.geometry, "site": s, "seed": study.seed + 1000 * i}
-                )
-        return {"index": index, "ok": True, "values": run_outputs(study, tree)}
+        return {"index": index, "ok": True, "values": run_outputs(study, params, tree)}
     except Exception as exc:  # isolate the failure; the sweep goes on
         return {"index": index, "ok": False, "error": f"{type(exc).__name__}: {exc}"}
 
@@ -275,7 +269,8 @@ class RunStore:
             raise FieldsInputError(f"store = '{path}' is not allowed: a path ending in .zarr")
         if path.exists():
             try:
-                attrs = xr.open_zarr(path, consolidated=True).attrs
+                with xr.open_zarr(path, consolidated=True) as existing:
+                    attrs = dict(existing.attrs)
             except Exception as exc:
                 raise FieldsInputError(
                     f"store = '{path}' is not allowed: it exists and is not a sweep store ({type(exc).__name__})"
@@ -321,8 +316,7 @@ class RunStore:
             self.group["status"][i] = STATUS_FAILED
 
     def load(self) -> xr.Dataset:
-        with xr.open_zarr(self.path, consolidated=True) as ds:
-            return ds.load()
+        return open_sweep(self.path)
 
     def add(self, ds: xr.Dataset) -> None:
         """Add or replace variables without a run dimension (sensitivity indices)."""
@@ -331,7 +325,7 @@ class RunStore:
 
 class _MemoryStore:
     def __init__(self, ds: xr.Dataset) -> None:
-        self.ds = ds.copy(deep=True)
+        self.ds = ds  # a fresh template, filled in place
 
     def status(self) -> np.ndarray:
         return self.ds["status"].values
@@ -447,8 +441,8 @@ def sweep(
             _run_distributed(executor, study, design, pending, target, bar)
     elapsed = time.perf_counter() - started
     result = target.load()
-    failed = [int(i) for i in np.nonzero(result["status"].values == STATUS_FAILED)[0]]
-    if study.sensitivity_outputs:
+    failed = failed_runs(result)
+    if study.sensitivity_outputs and (pending or "sobol_S1" not in result):
         if failed:
             warnings.warn(f"Sobol indices not computed: {len(failed)} runs failed", stacklevel=2)
         else:
@@ -459,7 +453,7 @@ def sweep(
     result.attrs["last_session_runs"] = len(pending)
     result.attrs["last_session_seconds"] = round(elapsed, 3)
     if failed:
-        lines = "; ".join(f"run {i}: {result['error'].values[i]}" for i in failed[:10])
+        lines = "; ".join(f"run {i}: {message}" for i, message in failed[:10])
         warnings.warn(f"{len(failed)} of {len(design)} runs failed: {lines}", stacklevel=2)
     return result
 
@@ -468,7 +462,7 @@ def _run_distributed(client, study, design, pending, target, bar) -> None:
     from dask.distributed import as_completed
 
     study_future = client.scatter(study, broadcast=True)
-    tag = study.fingerprint()  # computed once: it hashes the whole design
+    tag = study.fingerprint()
     futures = {
         client.submit(run_one, study_future, i, design[i], key=f"fields-{tag}-{i}", pure=False): i
         for i in pending

@@ -8,8 +8,9 @@ Every diffusing field here solves, on a patch mesh,
 optionally with u fixed on some faces (the Krogh capillary wall). FiPy assembles the system.
 Because it is linear in k, s, u_old, 1/dt and the wall value, the fast path probes FiPy once for
 the pieces (diffusion matrix, wall vector, unit-source vector, reaction and transient diagonals;
-one probe per mesh at unit diffusivity serves every field), then builds A and b with numpy and reuses a SciPy LU factorisation until k or dt changes; a new k
-only rebuilds the diagonal, never re-assembles. ``solver="fipy"`` solves each system with FiPy's
+one probe per mesh at unit diffusivity serves every field), then builds A and b with numpy and
+reuses a SciPy LU factorisation until k or dt changes; a new k only rebuilds the diagonal, never
+re-assembles. ``solver="fipy"`` solves each system with FiPy's
 own ``eq.solve`` and is the reference the fast path is tested against.
 """
 
@@ -24,6 +25,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as sla
 
+from fields.errors import NumericalError
 from fields.geometry import Patch
 from fields.parameters import OxygenParameters, SpeciesParameters
 
@@ -65,30 +67,23 @@ class SystemProbe:
         self.mesh = mesh
         self.n = int(mesh.numberOfCells)
         self._sys = FiPySystem(mesh, 1.0, wall_faces)
-        self._var, self._wall, self._k, self._s = (
-            self._sys.var,
-            self._sys.wall,
-            self._sys.sink,
-            self._sys.source,
-        )
-        self._equations = self._sys.equations
         self._pieces: dict[str, dict[str, object]] = {}
         self.assemblies = 0
 
     def _assemble(self, form: str, dt: float | None = None) -> tuple[sp.csr_matrix, np.ndarray]:
-        eq = self._equations[form]
+        eq = self._sys.equations[form]
         eq.cacheMatrix()
         eq.cacheRHSvector()
-        eq.justResidualVector(var=self._var, dt=dt)
+        eq.justResidualVector(var=self._sys.var, dt=dt)
         self.assemblies += 1
         return eq.matrix.matrix.tocsr().copy(), np.array(eq.RHSvector, dtype=float)
 
     def _set(self, k: float = 0.0, s: float = 0.0, wall: float = 0.0, old: float = 0.0) -> None:
-        self._k.setValue(k)
-        self._s.setValue(s)
-        self._wall.setValue(wall)
-        self._var.setValue(old)
-        self._var.updateOld()
+        self._sys.sink.setValue(k)
+        self._sys.source.setValue(s)
+        self._sys.wall.setValue(wall)
+        self._sys.var.setValue(old)
+        self._sys.var.updateOld()
 
     def pieces(self, form: str) -> dict[str, object]:
         if form not in self._pieces:
@@ -151,15 +146,8 @@ class DiffusionReactionOperator:
         if solver == "fast":
             self.probe = probe if probe is not None else SystemProbe(mesh, wall_faces)
             return
-        system = FiPySystem(mesh, diffusivity, wall_faces)
-        self._var, self._wall, self._k, self._s = (
-            system.var,
-            system.wall,
-            system.sink,
-            system.source,
-        )
-        self._steady = system.equations["steady"]
-        self._transient = system.equations["transient"]
+        self._system = FiPySystem(mesh, diffusivity, wall_faces)
+        self._fipy_solver = fipy_reference_solver(self.linear)
 
     # --------------------------------------------------------------------------- solving
     def solve(
@@ -208,18 +196,18 @@ class DiffusionReactionOperator:
         return lu
 
     def _solve_fipy(self, sink, source, wall_value, dt, previous) -> np.ndarray:
-        self._k.setValue(np.asarray(sink, dtype=float))
-        self._s.setValue(np.asarray(source, dtype=float))
-        self._wall.setValue(wall_value)
-        solver = fipy_reference_solver(self.linear)
+        system = self._system
+        system.sink.setValue(np.asarray(sink, dtype=float))
+        system.source.setValue(np.asarray(source, dtype=float))
+        system.wall.setValue(wall_value)
         if dt is None:
-            self._var.setValue(0.0)
-            self._steady.solve(var=self._var, solver=solver)
+            system.var.setValue(0.0)
+            system.equations["steady"].solve(var=system.var, solver=self._fipy_solver)
         else:
-            self._var.setValue(np.asarray(previous, dtype=float))
-            self._var.updateOld()
-            self._transient.solve(var=self._var, dt=dt, solver=solver)
-        return np.array(self._var.value, dtype=float)
+            system.var.setValue(np.asarray(previous, dtype=float))
+            system.var.updateOld()
+            system.equations["transient"].solve(var=system.var, dt=dt, solver=self._fipy_solver)
+        return np.array(system.var.value, dtype=float)
 
 
 def fipy_reference_solver(linear: str) -> object:
@@ -270,7 +258,7 @@ class MultigridSolve:
         )
         norm_b = float(np.linalg.norm(b))
         if norm_b > 0.0 and residuals[-1] > 1e3 * self.tolerance * norm_b:
-            raise RuntimeError(
+            raise NumericalError(
                 f"multigrid CG stopped at relative residual {residuals[-1] / norm_b:.1e} "
                 f"after {len(residuals) - 1} iterations (wanted {self.tolerance:.0e})"
             )
