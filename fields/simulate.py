@@ -268,19 +268,23 @@ def _check_inputs(
         raise FieldsInputError(
             f"geometry = {geometry!r} is not allowed: one of {', '.join(GEOMETRIES)}"
         )
-    for key, value in (("days", days), ("output_every_days", output_every_days)):
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not math.isfinite(value)
-            or value <= 0
-        ):
-            raise FieldsInputError(
-                f"{key} = {value!r} is not allowed: a finite number > 0 (unit: day)"
-            )
+    _positive_days("days", days)
+    _positive_days("output_every_days", output_every_days)
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise FieldsInputError(f"seed = {seed!r} is not allowed: an integer >= 0")
     return names
+
+
+def _positive_days(key: str, value: object) -> float:
+    """A finite number of days > 0, or one clear FieldsInputError naming the key."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise FieldsInputError(f"{key} = {value!r} is not allowed: a finite number > 0 (unit: day)")
+    return float(value)
 
 
 def output_days(days: float, every: float) -> np.ndarray:
@@ -530,17 +534,7 @@ def _check_checkpoint(
         raise FieldsInputError(
             f"checkpoint = '{path}' is not allowed: folder '{path.parent}' does not exist"
         )
-    every = 365.0 if every is None else every
-    if (
-        isinstance(every, bool)
-        or not isinstance(every, int | float)
-        or not math.isfinite(every)
-        or every <= 0
-    ):
-        raise FieldsInputError(
-            f"checkpoint_every_days = {every!r} is not allowed: a finite number > 0 (unit: day)"
-        )
-    return float(every)
+    return _positive_days("checkpoint_every_days", 365.0 if every is None else every)
 
 
 def _save(
