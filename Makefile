@@ -6,12 +6,12 @@ export OMP_NUM_THREADS := 1
 export OPENBLAS_NUM_THREADS := 1
 export MPLBACKEND := Agg
 
-.PHONY: demo test test-slow kernel bench lint format regen-golden clean
+.PHONY: demo test test-slow docs kernel bench lint format regen-golden clean
 
 $(BIN)/fields: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -e ".[test,docs]"
 	touch $(BIN)/fields
 
 demo: $(BIN)/fields
@@ -21,9 +21,15 @@ demo: $(BIN)/fields
 	@echo "wrote results/demo.nc and results/demo.png"
 
 test: $(BIN)/fields
-	$(BIN)/ruff check fields tests
-	$(BIN)/ruff format --check fields tests
-	FIELDS_NOTEBOOK_QUICK=1 $(BIN)/python -m pytest -q tests notebooks --nbmake
+	$(BIN)/ruff check fields tests docs
+	$(BIN)/ruff format --check fields tests docs
+	$(BIN)/lint-imports
+	$(BIN)/python -m pytest -q tests
+	$(MAKE) docs
+
+# The documentation, warnings as errors; it executes the notebooks in their quick setting.
+docs: $(BIN)/fields
+	FIELDS_NOTEBOOK_QUICK=1 $(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html
 
 test-slow: $(BIN)/fields
 	$(BIN)/python -m pytest -q -o addopts="" -ra --strict-markers -m slow tests
@@ -36,15 +42,16 @@ bench: $(BIN)/fields
 	$(BIN)/fields bench --markdown results/bench.md
 
 lint: $(BIN)/fields
-	$(BIN)/ruff check fields tests
-	$(BIN)/ruff format --check fields tests
+	$(BIN)/ruff check fields tests docs
+	$(BIN)/ruff format --check fields tests docs
+	$(BIN)/lint-imports
 
 format: $(BIN)/fields
-	$(BIN)/ruff format fields tests
-	$(BIN)/ruff check --fix fields tests
+	$(BIN)/ruff format fields tests docs
+	$(BIN)/ruff check --fix fields tests docs
 
 regen-golden: $(BIN)/fields
 	$(BIN)/python -m tests.regression.regen
 
 clean:
-	rm -rf $(VENV) results .pytest_cache .hypothesis
+	rm -rf $(VENV) results .pytest_cache .hypothesis docs/_build docs/generated docs/api

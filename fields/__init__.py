@@ -1,11 +1,14 @@
 """fields: continuum model of pre-metastatic niches and tumour-derived signalling fields.
 
-Public interface (DESIGN 6)::
+Public interface::
 
     import fields
     p = fields.Parameters()
     tree = fields.simulate(p, sites=["lung", "bone_marrow"], days=3650, geometry="2d", seed=0)
     ds = fields.sweep("studies/lead_time.toml", store="lead_time.zarr")
+
+The package is layered, data flowing one way: ``core`` -> ``parameters`` -> ``model`` ->
+``numerics`` -> ``engine`` -> ``io`` -> ``experiments`` -> ``plot``, ``bench``, ``cli``.
 """
 
 from __future__ import annotations
@@ -15,19 +18,27 @@ import os
 # FiPy picks its solver suite at import time; pin SciPy so runs are reproducible everywhere.
 os.environ.setdefault("FIPY_SOLVERS", "scipy")
 
-__version__ = "0.1.0"
+from fields.core.errors import FieldsInputError, NumericalError, ParameterError
+from fields.core.version import __version__
+from fields.parameters import SITE_NAMES, SPECIES_NAMES, Parameters, load_parameters
 
-from fields import output as _output  # noqa: F401  (simulate's result builder, import-time)
-from fields.errors import FieldsInputError, NumericalError, ParameterError
-from fields.parameters import Parameters, load_parameters
 
-# Binding the function after the submodule import makes ``fields.simulate`` the function.
-from fields.simulate import simulate
-from fields.sites import SITE_NAMES
-from fields.sweep import sweep
+def __getattr__(name: str):
+    """``fields.simulate`` and ``fields.sweep`` load the engine (FiPy) on first use."""
+    if name == "simulate":
+        from fields.experiments.run import simulate
+
+        return simulate
+    if name == "sweep":
+        from fields.experiments.sweep import sweep
+
+        return sweep
+    raise AttributeError(f"module 'fields' has no attribute {name!r}")
+
 
 __all__ = [
     "SITE_NAMES",
+    "SPECIES_NAMES",
     "FieldsInputError",
     "NumericalError",
     "ParameterError",

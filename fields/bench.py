@@ -1,4 +1,4 @@
-"""The solver benchmark behind ``fields bench`` (issue 4, DESIGN 4).
+"""The solver benchmark behind ``fields bench``.
 
 Two tables, each row measured in its own child process so peak memory is per row:
 
@@ -9,13 +9,13 @@ Two tables, each row measured in its own child process so peak memory is per row
        variable coefficients, ``eq.solve(var, dt)`` every step for every field with FiPy's
        default solver (tolerance tightened to 1e-12, see :func:`fipy_reference_solver`),
        Michaelis-Menten uptake linearised and swept to convergence each step;
-   (b) ``fields``: the project's solver (:class:`fields.simulate.SiteModel`, fast path: FiPy
+   (b) ``fields``: the project's solver (:class:`fields.engine.site.SiteModel`, fast path: FiPy
        assembles once, SciPy factorisations are reused, oxygen is re-solved only when its
        coefficients change).
 
    Both use the same physics functions, so their final fields must agree.
-2. **Targets**: whole ``fields.simulate`` runs of issue 4 (default scenario, one Krogh site,
-   3d 50^3), wall time after import and peak memory.
+2. **Targets**: whole ``fields.simulate`` runs (default scenario, one Krogh site, 3d 50^3),
+   wall time after import and peak memory.
 
 Speed is measured here, never asserted in a test.
 """
@@ -33,9 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fields.simulate import DEFAULT_SITES
-
-FIELDS_COMPARED = ("oxygen", "vegf", "tgfb")
+from fields.engine.loop import DEFAULT_SITES
 
 
 @dataclass(frozen=True)
@@ -99,8 +97,8 @@ QUICK_TARGET_CASES = (TargetCase("one krogh site (lung, 365 d)", ("lung",), "kro
 # ----------------------------------------------------------------------------- the problem
 def _problem(case: SolverCase, solver: str):
     """Parameters, patch, plasma levels and DTC arrivals shared by both paths."""
-    from fields import primary
-    from fields.geometry import make_patch
+    from fields.model import primary
+    from fields.numerics.geometry import make_patch
     from fields.parameters import Parameters
 
     updates: dict[str, object] = {"transport.mode": "transient", "transport.solver": solver}
@@ -111,9 +109,7 @@ def _problem(case: SolverCase, solver: str):
     p = Parameters().with_updates(updates)
     patch = make_patch(case.geometry, p.sites["lung"], p.geometry, seed=0)
     cells = primary.cells_at_diameter(30.0, p.primary)
-    plasma = {
-        sp: primary.plasma_steady_state(cells, getattr(p, sp), 1.0) for sp in ("vegf", "tgfb")
-    }
+    plasma = {name: primary.plasma_steady_state(cells, s, 1.0) for name, s in p.species.items()}
     arrivals = (
         primary.shed_rate(cells, p.primary, p.dissemination)
         * p.dissemination.arrest_fraction
@@ -126,14 +122,10 @@ def _naive_site_class():
     """Defined lazily so that importing fields.bench does not import FiPy."""
     import fipy as fp
 
-    from fields.simulate import SPECIES, SiteModel
-    from fields.transport import (
-        SECONDS_PER_DAY,
-        fipy_reference_solver,
-        hypoxia,
-        species_sink_per_s,
-        species_source_per_s,
-    )
+    from fields.engine.site import SiteModel
+    from fields.model import factors
+    from fields.model.oxygen import hypoxia
+    from fields.numerics.operator import SECONDS_PER_DAY, fipy_reference_solver
 
     class NaiveFiPySite(SiteModel):
         """The three fields as a FiPy user writes them from the documentation."""
@@ -164,12 +156,12 @@ def _naive_site_class():
             # the initial state is steady (as in SiteModel.initialise), steps are transient
             self.eq_oxygen = {"steady": 0 == rhs, "transient": fp.TransientTerm() == rhs}
             self.C, self.k, self.s, self.eq = {}, {}, {}, {}
-            for sp in SPECIES:
+            for sp, sp_params in params.species.items():
                 self.C[sp] = fp.CellVariable(mesh=mesh, value=0.0, hasOld=True)
                 self.k[sp] = fp.CellVariable(mesh=mesh, value=0.0)
                 self.s[sp] = fp.CellVariable(mesh=mesh, value=0.0)
                 rhs = (
-                    fp.DiffusionTerm(coeff=getattr(params, sp).diffusivity_um2_per_s)
+                    fp.DiffusionTerm(coeff=sp_params.diffusivity_um2_per_s)
                     - fp.ImplicitSourceTerm(coeff=self.k[sp])
                     + self.s[sp]
                 )
@@ -196,14 +188,14 @@ def _naive_site_class():
             self.state["hypoxia"] = hypoxia(self.state["oxygen"], self.p.oxygen)
 
         def _solve_species(self, plasma, dt_days) -> None:
-            for sp in SPECIES:
-                sp_params = getattr(self.p, sp)
-                resident = self.site.resident_tgfb_pg_per_ml_per_s if sp == "tgfb" else 0.0
+            area = self.patch.exchange_area_per_volume
+            for sp, sp_params in self.species.items():
+                resident = self.site.resident_secretion_pg_per_ml_per_s.get(sp, 0.0)
                 perm = self.site.permeability_factor
-                self.k[sp].setValue(species_sink_per_s(self.patch, sp_params, perm))
+                self.k[sp].setValue(factors.sink_per_s(area, sp_params, perm))
                 self.s[sp].setValue(
-                    species_source_per_s(
-                        self.patch,
+                    factors.source_per_s(
+                        area,
                         sp_params,
                         perm,
                         plasma[sp],
@@ -244,7 +236,7 @@ def _peak_rss_mib() -> float:
 
 def _run_solver_case(case: SolverCase, path: str) -> dict[str, object]:
     """Child process: set up and step one path; time, final fields and peak memory."""
-    from fields.simulate import SiteModel
+    from fields.engine.site import SiteModel
 
     t0 = time.perf_counter()
     if path == "naive":
@@ -262,7 +254,7 @@ def _run_solver_case(case: SolverCase, path: str) -> dict[str, object]:
         "setup_s": t1 - t0,
         "loop_s": t2 - t1,
         "cells": patch.n_cells,
-        "fields": {name: np.array(model.state[name]) for name in FIELDS_COMPARED},
+        "fields": {name: np.array(model.state[name]) for name in ("oxygen", *model.species)},
         "peak_mib": _peak_rss_mib(),
     }
 
@@ -312,7 +304,7 @@ def _in_child(func: Callable, *args: object) -> dict[str, object]:
 def max_relative_difference(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> float:
     """max over fields of max|a - b| / max|b| (b is the reference)."""
     worst = 0.0
-    for name in FIELDS_COMPARED:
+    for name in b:
         scale = float(np.max(np.abs(b[name])))
         diff = float(np.max(np.abs(a[name] - b[name])))
         worst = max(worst, diff / scale if scale > 0 else diff)
@@ -338,7 +330,7 @@ def _versions() -> str:
     import fipy
     import scipy
 
-    from fields import __version__
+    from fields.core.version import __version__
 
     return f"fields {__version__}, FiPy {fipy.__version__}, SciPy {scipy.__version__}, NumPy {np.__version__}"
 

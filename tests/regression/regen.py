@@ -5,7 +5,7 @@ Only do this when a model change is intended; say why in the commit message.
 
 from __future__ import annotations
 
-from fields.output import write_netcdf
+from fields.io import write_netcdf
 from tests.regression.golden import DATA, SCENARIOS, run_scenario
 
 

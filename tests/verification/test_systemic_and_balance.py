@@ -11,12 +11,13 @@ from hypothesis import strategies as st
 from scipy.integrate import solve_ivp
 
 import fields
-from fields import primary
-from fields.geometry import make_patch
+from fields.engine.contract import SITE_SERIES, field_names
+from fields.engine.site import SiteModel
+from fields.model import primary
+from fields.model.factors import sink_per_s, source_per_s
+from fields.numerics.geometry import make_patch
 from fields.parameters import Parameters
-from fields.simulate import FIELD_NAMES, SITE_SERIES, SiteModel
-from fields.spec import MIN_MAGNITUDE
-from fields.transport import species_sink_per_s, species_source_per_s
+from fields.parameters.spec import MIN_MAGNITUDE
 
 
 @pytest.mark.parametrize("law", ["exponential", "gompertz"])
@@ -68,7 +69,7 @@ def test_primary_growth_claim_tvdt_157_one_cell_to_1e9():
 
 @pytest.mark.parametrize("species", ["vegf", "tgfb"])
 def test_plasma_clearance_after_resection_is_exponential(species):
-    s = getattr(Parameters(), species)
+    s = Parameters().species[species]
     c0 = 5.0 * s.plasma_baseline_pg_per_ml
     k = s.plasma_clearance_per_day
     for t_min in (1.0, 10.0, 60.0):
@@ -79,7 +80,7 @@ def test_plasma_clearance_after_resection_is_exponential(species):
 
 def test_plasma_exact_update_matches_stiff_ode_with_growth():
     p = Parameters()
-    s = p.vegf
+    s = p.species["vegf"]
     n0, dt = 1e10, 5.0
     n1 = primary.grow(n0, dt, p.primary)
     lam = math.log(n1 / n0) / dt
@@ -97,7 +98,7 @@ def test_plasma_exact_update_matches_stiff_ode_with_growth():
 
 @pytest.mark.parametrize("geometry", ["2d", "krogh"])
 def test_steady_state_conservation(geometry):
-    """Vessel influx = decay + uptake (relative error < 1e-6) for oxygen, VEGF and TGF-beta."""
+    """Vessel influx = decay + uptake (relative error < 1e-6) for oxygen and every factor."""
     p = Parameters().with_updates({"geometry.domain_um": 300.0})
     site = p.sites["bone_marrow"]
     patch = make_patch(geometry, site, p.geometry, seed=2)
@@ -116,16 +117,15 @@ def test_steady_state_conservation(geometry):
     else:
         influx = np.sum(vol * patch.vessel * ox.vessel_exchange_per_s * (site.vessel_po2_mmhg - o2))
     assert abs(influx - uptake) / uptake < 1e-6
-    for species in ("vegf", "tgfb"):
-        sp = getattr(p, species)
+    for species, sp in p.species.items():
         u = model.state[species]
         exchange = (
             patch.exchange_area_per_volume * sp.permeability_um_per_s * site.permeability_factor
         )
         vessel_in = np.sum(vol * exchange * (plasma[species] - u))
-        resident = site.resident_tgfb_pg_per_ml_per_s if species == "tgfb" else 0.0
-        local = species_source_per_s(
-            patch,
+        resident = site.resident_secretion_pg_per_ml_per_s.get(species, 0.0)
+        local = source_per_s(
+            patch.exchange_area_per_volume,
             sp,
             site.permeability_factor,
             0.0,
@@ -138,7 +138,7 @@ def test_steady_state_conservation(geometry):
         produced = np.sum(vol * local)
         assert abs(vessel_in + produced - decay) / decay < 1e-6, species
         assert np.allclose(
-            species_sink_per_s(patch, sp, site.permeability_factor),
+            sink_per_s(patch.exchange_area_per_volume, sp, site.permeability_factor),
             sp.tissue_decay_per_s + exchange,
         )
 
@@ -194,8 +194,8 @@ def test_results_independent_of_output_interval():
 UPDATE_RANGES = {
     "oxygen.max_uptake_mmhg_per_s": (0.1, 20.0),
     "oxygen.km_mmhg": (0.01, 20.0),
-    "vegf.tissue_decay_per_s": (1e-5, 1e-2),
-    "tgfb.plasma_baseline_pg_per_ml": (0.0, 5000.0),
+    "species.vegf.tissue_decay_per_s": (1e-5, 1e-2),
+    "species.tgfb.plasma_baseline_pg_per_ml": (0.0, 5000.0),
     "stroma.lox_stiffening_kpa_per_day": (0.0, 2.0),
     "stroma.niche_formation_per_day": (0.0, 5.0),
     "dtc.reactivation_max_per_day": (0.0, 0.5),
@@ -234,7 +234,7 @@ def check_bounded_after_update(picks):
     p = Parameters().with_updates({"primary.initial_cells": 1e9, **updates})
     tree = fields.simulate(p, sites=["lung"], days=120, geometry="krogh", output_every_days=60)
     ds = tree["lung"].dataset
-    for name in FIELD_NAMES:
+    for name in field_names(p.species):
         values = ds[name].values
         assert np.isfinite(values).all() and values.min() >= 0.0, name
     assert ds.oxygen.max() <= p.sites["lung"].vessel_po2_mmhg + 1e-9

@@ -14,8 +14,9 @@ import pytest
 from scipy.special import k0
 
 import fields
-from fields.geometry import make_krogh
-from fields.transport import DiffusionReactionOperator, solve_oxygen
+from fields.numerics.geometry import make_krogh
+from fields.numerics.operator import DiffusionReactionOperator
+from fields.numerics.oxygen import solve_oxygen
 
 MIN_ORDER = 1.8
 
@@ -125,7 +126,7 @@ class TestKroghZeroOrder(ConvergenceCase):
 def test_fast_path_agrees_with_plain_fipy(mode):
     """The reusable-factorisation path and FiPy's own eq.solve agree to 1e-8 relative."""
     p = fields.Parameters().with_updates({"geometry.domain_um": 400.0})
-    from fields.geometry import make_patch
+    from fields.numerics.geometry import make_patch
 
     patch = make_patch("2d", p.sites["bone_marrow"], p.geometry, seed=4)
     rng = np.random.default_rng(0)

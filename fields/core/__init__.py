@@ -1,0 +1,1 @@
+"""The foundation every layer may use: exceptions, atomic files, the package version."""

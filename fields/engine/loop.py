@@ -1,0 +1,178 @@
+"""The coupled time loop: primary -> plasma -> fields -> stroma -> DTCs (time in days).
+
+Operator splitting per step [t, t + dt]:
+
+1. systemic ODEs advanced exactly (growth closed form, plasma exact for stiff clearance);
+2. every organ site advanced by :meth:`fields.engine.site.SiteModel.step` with the plasma levels
+   at t + dt and the DTCs that arrived during the step.
+
+Steps are small (``stepping.dt_min_days``) after every event (resection, therapy start/stop,
+dissemination onset) and grow geometrically to ``stepping.dt_max_days``; outputs and events are
+hit exactly. :func:`run` returns a :class:`~fields.engine.recorder.RunRecord`; the public
+:func:`fields.simulate` turns it into the output DataTree.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from fields.core.errors import FieldsInputError
+from fields.engine import checkpoint as ckpt
+from fields.engine.guards import check_site, check_systemic
+from fields.engine.inputs import check_run, output_days, run_events, site_patches
+from fields.engine.recorder import Recorder, RunRecord
+from fields.engine.site import SiteModel
+from fields.engine.state import LoopState
+from fields.model import primary
+from fields.model.interventions import modifiers_at
+from fields.parameters import Parameters
+
+#: The default scenario's sites (breast cancer's common metastatic organs).
+DEFAULT_SITES = ("lung", "liver", "bone_marrow", "brain", "lymph_node")
+
+
+def run(
+    params: Parameters,
+    sites: Sequence[str] = DEFAULT_SITES,
+    days: float = 3650.0,
+    geometry: str = "2d",
+    seed: int = 0,
+    output_every_days: float = 30.0,
+    store_fields: bool = True,
+    progress: bool | None = False,
+    checkpoint: str | Path | None = None,
+    checkpoint_every_days: float | None = None,
+    resume: bool = False,
+) -> RunRecord:
+    """Run the coupled model; the arguments are those of :func:`fields.simulate`."""
+    p = params
+    if not isinstance(p, Parameters):
+        raise FieldsInputError(f"params = {type(p).__name__} is not allowed: a fields.Parameters")
+    names = check_run(p, sites, days, geometry, output_every_days, seed)
+    every_ck = ckpt.check_options(checkpoint, checkpoint_every_days, resume)
+    days = float(days)
+    out_days = output_days(days, float(output_every_days))
+    events, resect_day, onset_day = run_events(p, days)
+
+    models = {
+        name: SiteModel(name, p.sites[name], p, patch)
+        for name, patch in site_patches(p, names, geometry, seed).items()
+    }
+    header: dict = {}  # identifies the run in its checkpoints
+    if checkpoint is not None:
+        header = ckpt.run_header(p, names, days, geometry, seed, output_every_days, store_fields)
+    recorder = Recorder(store_fields)
+    loop = LoopState.fresh(p, names, resect_day)
+    restored = False
+    if checkpoint is not None and resume and Path(checkpoint).exists():
+        loop = ckpt.restore(checkpoint, header, models, recorder, loop)
+        restored = True
+
+    mods = modifiers_at(p.interventions, 0.0)
+    if not restored:
+        loop.plasma = {
+            name: primary.plasma_steady_state(loop.cells, s, mods.active_fraction(s))
+            for name, s in p.species.items()
+        }
+        for model in models.values():
+            model.set_modifiers(mods)
+            model.initialise(loop.plasma)
+        loop.shed_per_day = primary.shed_rate(loop.cells, p.primary, p.dissemination)
+        recorder.record(0.0, loop.systemic(p), models)
+        loop.previous_p = {name: models[name].proliferating_total() for name in names}
+
+    detect = p.dtc.detection_cells
+    stops = sorted({*out_days[1:].tolist(), *(t for t, _ in events)})
+    event_days = {t for t, _ in events}
+    st = p.stepping
+    next_ck = (math.floor(loop.t / every_ck + 1e-9) + 1) * every_ck if every_ck else math.inf
+    bar = _progress_bar(days, progress)
+    if bar is not None and loop.t > 0:
+        bar.update(loop.t)
+    scale = max(days, 1.0)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        while loop.t < days - 1e-9:
+            t = loop.t
+            while loop.stop_index < len(stops) and stops[loop.stop_index] <= t + 1e-9:
+                loop.stop_index += 1
+            target = stops[loop.stop_index] if loop.stop_index < len(stops) else days
+            step = min(loop.dt, target - t)
+            if target - (t + step) < 1e-9 * scale:
+                step = target - t
+            t_new = target if step == target - t else t + step
+
+            if loop.resect_pending and abs(t - resect_day) < 1e-9 and loop.cells > 0:
+                loop.cells = loop.cells * p.primary.residual_fraction
+                loop.resect_pending = False  # only once
+            mods = modifiers_at(p.interventions, 0.5 * (t + t_new))
+            new_cells = primary.grow(loop.cells, step, p.primary)
+            shed = primary.shed_cells(loop.cells, new_cells, step, p.primary, p.dissemination)
+            for name, s in p.species.items():
+                loop.plasma[name] = primary.advance_plasma(
+                    loop.plasma[name], loop.cells, new_cells, step, s, mods.active_fraction(s)
+                )
+            loop.cells = new_cells
+            loop.shed_per_day = primary.shed_rate(loop.cells, p.primary, p.dissemination)
+            systemic = loop.systemic(p)
+            check_systemic(systemic, t_new)
+            arrest = shed * p.dissemination.arrest_fraction / step
+            for name, model in models.items():
+                model.set_modifiers(mods)
+                model.step(step, loop.plasma, arrest * p.sites[name].dtc_routing_fraction)
+                check_site(
+                    name,
+                    model.state,
+                    t_new,
+                    model.site.vessel_po2_mmhg * model.modifiers.po2_factor,
+                    model.site.baseline_stiffness_kpa,
+                    systemic,
+                )
+                total = model.proliferating_total()
+                if math.isnan(loop.outgrowth[name]) and total >= detect:
+                    loop.outgrowth[name] = crossing_time(
+                        t, t_new, loop.previous_p[name], total, detect
+                    )
+                loop.previous_p[name] = total
+            loop.t = t_new
+            if bar is not None:
+                bar.update(step)
+            if any(abs(t_new - e) < 1e-9 for e in event_days):
+                loop.dt = st.dt_min_days
+            else:
+                loop.dt = min(loop.dt * st.growth_factor, st.dt_max_days)
+            if (
+                loop.next_out < len(out_days)
+                and abs(t_new - out_days[loop.next_out]) < 1e-9 * scale
+            ):
+                recorder.record(float(out_days[loop.next_out]), systemic, models)
+                loop.next_out += 1
+            if t_new >= next_ck - 1e-9 and t_new < days - 1e-9:
+                ckpt.save_run(checkpoint, header, loop, models, recorder)
+                while next_ck <= t_new + 1e-9:
+                    next_ck += every_ck
+    if bar is not None:
+        bar.close()
+    return RunRecord(p, models, recorder, loop.outgrowth, geometry, seed, days, events, onset_day)
+
+
+def crossing_time(t0: float, t1: float, y0: float, y1: float, level: float) -> float:
+    """First time y reaches level, log-linear between step ends (output-interval independent)."""
+    if y0 <= 0.0 or y1 <= y0:
+        return t1
+    frac = math.log(level / y0) / math.log(y1 / y0)
+    return t0 + min(max(frac, 0.0), 1.0) * (t1 - t0)
+
+
+def _progress_bar(days: float, progress: bool | None):
+    if progress is False:
+        return None
+    if progress is None and not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=days, unit="day", desc="simulating", leave=False, file=sys.stderr)

@@ -1,0 +1,187 @@
+"""One organ-site patch: its state per voxel and its update over a step (days).
+
+Per step: the diffusing factors are solved (quasi-steady, or backward Euler in ``transient``
+mode); oxygen only when the vessels change (it settles in seconds); then LOX, stiffness, niche
+and DTC states are updated exactly with the new fields frozen, and DTC motility as an implicit
+diffusion step.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from fields.engine.contract import field_names
+from fields.model import dtc, factors, stroma
+from fields.model.interventions import Modifiers
+from fields.model.oxygen import hypoxia
+from fields.numerics.fipy_system import SystemProbe
+from fields.numerics.geometry import Patch
+from fields.numerics.operator import SECONDS_PER_DAY, DiffusionReactionOperator
+from fields.numerics.oxygen import solve_oxygen
+from fields.parameters import Parameters, SiteParameters
+
+
+class SiteModel:
+    """State and update of one organ-site patch."""
+
+    def __init__(self, name: str, site: SiteParameters, params: Parameters, patch: Patch) -> None:
+        self.name = name
+        self.site = site
+        self.p = params
+        self.patch = patch
+        self.species = params.species
+        solver = params.transport.solver
+        self.transient = params.transport.mode == "transient"
+        probes: dict[bool, SystemProbe] = {}  # one per wall condition, shared across fields
+
+        def operator(diffusivity: float, walls: object | None) -> DiffusionReactionOperator:
+            probe = None
+            if solver == "fast":
+                key = walls is not None
+                if key not in probes:
+                    probes[key] = SystemProbe(patch.mesh, walls)
+                probe = probes[key]
+            return DiffusionReactionOperator(patch.mesh, diffusivity, walls, solver, probe=probe)
+
+        self.ops = {"oxygen": operator(params.oxygen.diffusivity_um2_per_s, patch.wall_faces)}
+        for name_, s in self.species.items():
+            self.ops[name_] = operator(s.diffusivity_um2_per_s, None)
+        if params.dtc.motility_um2_per_day > 0.0:
+            self.ops["dtc"] = operator(params.dtc.motility_um2_per_day, None)
+        if solver == "fast":  # assemble now what the loop will use, not inside a time step
+            for key, op in self.ops.items():
+                if key != "dtc":  # oxygen and the initial state are always steady
+                    op.probe.pieces("steady")
+                if key == "dtc" or (self.transient and key != "oxygen"):
+                    op.probe.pieces("transient")
+        self.weights = patch.volume_fraction
+        self.organ_mm3 = site.organ_volume_ml * 1000.0
+        mask = patch.distance_to_wall_um <= params.dtc.perivascular_distance_um
+        if not mask.any():
+            mask = patch.distance_to_wall_um <= patch.distance_to_wall_um.min()
+        self.perivascular = mask.astype(float)
+        self.perivascular_fraction = float(np.sum(self.weights * self.perivascular))
+        self.modifiers = Modifiers()
+        n = patch.n_cells
+        self.state: dict[str, np.ndarray] = {key: np.zeros(n) for key in field_names(self.species)}
+
+    @property
+    def factors(self) -> dict[str, np.ndarray]:
+        """The interstitial concentration of every species (pg/mL), by name."""
+        return {name: self.state[name] for name in self.species}
+
+    # ------------------------------------------------------------------------ pieces
+    def _solve_oxygen(self) -> None:
+        po2 = self.site.vessel_po2_mmhg * self.modifiers.po2_factor
+        previous = self.state["oxygen"] if self.state["oxygen"].any() else None
+        sol = solve_oxygen(self.ops["oxygen"], self.patch, self.p.oxygen, po2, initial=previous)
+        self.state["oxygen"] = sol.oxygen
+        self.state["hypoxia"] = hypoxia(sol.oxygen, self.p.oxygen)
+
+    def _solve_species(self, plasma: dict[str, float], dt_days: float | None) -> None:
+        perm = self.site.permeability_factor * self.modifiers.permeability_factor
+        area = self.patch.exchange_area_per_volume
+        resident = self.site.resident_secretion_pg_per_ml_per_s
+        for name, s in self.species.items():
+            sink = factors.sink_per_s(area, s, perm)
+            source = factors.source_per_s(
+                area,
+                s,
+                perm,
+                plasma[name],
+                self.state["hypoxia"],
+                self.state["niche"],
+                resident.get(name, 0.0),
+                self.modifiers.active_fraction(s),
+            )
+            if self.transient and dt_days is not None:
+                value = self.ops[name].solve(
+                    sink, source, dt=dt_days * SECONDS_PER_DAY, previous=self.state[name]
+                )
+            else:
+                value = self.ops[name].solve(sink, source)
+            self.state[name] = np.maximum(value, 0.0)
+
+    def set_modifiers(self, modifiers: Modifiers) -> None:
+        vessels_changed = (
+            modifiers.po2_factor != self.modifiers.po2_factor
+            or modifiers.permeability_factor != self.modifiers.permeability_factor
+        )
+        self.modifiers = modifiers
+        if vessels_changed:
+            self._solve_oxygen()
+
+    def _update_stroma(self, lox_inhibition: float, dt: float) -> None:
+        s, st = self.state, self.p.stroma
+        s["lox"] = stroma.update_lox(s["lox"], s["hypoxia"], st, lox_inhibition, dt)
+        s["stiffness"] = stroma.update_stiffness(
+            s["stiffness"],
+            s["lox"],
+            self.factors,
+            self.species,
+            self.site.baseline_stiffness_kpa,
+            st,
+            dt,
+        )
+        stim = stroma.niche_stimulus(self.factors, self.species, s["niche"])
+        s["niche"] = stroma.update_niche(s["niche"], stim, st, dt)
+
+    # ---------------------------------------------------------------------- lifecycle
+    def initialise(self, plasma: dict[str, float]) -> None:
+        """Healthy steady state for the plasma levels at day 0; no DTCs yet."""
+        self._solve_oxygen()
+        self.state["stiffness"][:] = self.site.baseline_stiffness_kpa
+        for _ in range(3):  # niche feeds back on the factors: a few fixed-point passes
+            self._solve_species(plasma, None)
+            self._update_stroma(0.0, math.inf)
+
+    def step(self, dt: float, plasma: dict[str, float], arrivals_per_day: float) -> None:
+        """Advance the site by dt days with plasma levels (pg/mL) at the step end and DTC
+        arrivals in the organ (cells/day)."""
+        s, pd = self.state, self.p.dtc
+        self._solve_species(plasma, dt)
+        self._update_stroma(self.modifiers.lox_inhibition, dt)
+        density = arrivals_per_day / (self.organ_mm3 * self.perivascular_fraction)
+        crowding = (s["dtc_dormant"] + s["dtc_proliferating"]) / pd.carrying_capacity_per_mm3
+        r = dtc.rates(
+            s["stiffness"],
+            s["niche"],
+            s["hypoxia"],
+            self.factors,
+            self.species,
+            crowding,
+            pd,
+            self.site.dtc_hostility,
+            self.site.vessel_cooption,
+        )
+        s["dtc_dormant"], s["dtc_proliferating"] = dtc.update(
+            s["dtc_dormant"],
+            s["dtc_proliferating"],
+            density * self.perivascular,
+            r,
+            self.p.dissemination.dormant_fraction_on_arrival,
+            dt,
+        )
+        if "dtc" in self.ops and s["dtc_proliferating"].any():
+            moved = self.ops["dtc"].solve(0.0, 0.0, dt=dt, previous=s["dtc_proliferating"])
+            s["dtc_proliferating"] = np.maximum(moved, 0.0)
+
+    # ------------------------------------------------------------------------ outputs
+    def proliferating_total(self) -> float:
+        """Proliferating DTCs in the whole organ (cells)."""
+        return float(np.sum(self.weights * self.state["dtc_proliferating"]) * self.organ_mm3)
+
+    def series(self) -> dict[str, float]:
+        """The site's time-series values now (see :data:`fields.engine.contract.SITE_SERIES`)."""
+        s, w = self.state, self.weights
+        return {
+            "hypoxic_fraction": float(
+                np.sum(w * (s["oxygen"] < self.p.oxygen.hypoxia_threshold_mmhg))
+            ),
+            "mean_stiffness": float(np.sum(w * s["stiffness"])),
+            "niche_fraction": float(np.sum(w * (s["niche"] >= 0.5))),
+            "dtc_dormant_total": float(np.sum(w * s["dtc_dormant"]) * self.organ_mm3),
+            "dtc_proliferating_total": self.proliferating_total(),
+        }

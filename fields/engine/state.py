@@ -1,0 +1,44 @@
+"""The loop state: everything the time loop carries from one step to the next."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from fields.model import primary
+from fields.parameters import Parameters
+
+
+@dataclass
+class LoopState:
+    """Everything the time loop carries from one step to the next (what a checkpoint holds)."""
+
+    t: float
+    dt: float
+    cells: float
+    resect_pending: bool
+    next_out: int = 1
+    stop_index: int = 0
+    shed_per_day: float = 0.0
+    plasma: dict[str, float] = field(default_factory=dict)
+    outgrowth: dict[str, float] = field(default_factory=dict)
+    previous_p: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def fresh(cls, p: Parameters, names: list[str], resect_day: float | None) -> LoopState:
+        return cls(
+            t=0.0,
+            dt=p.stepping.dt_min_days,
+            cells=p.primary.initial_cells,
+            resect_pending=resect_day is not None,
+            outgrowth={name: math.nan for name in names},
+        )
+
+    def systemic(self, p: Parameters) -> dict[str, float]:
+        """Systemic values now, named as :func:`fields.engine.contract.systemic_names`."""
+        return {
+            "tumour_cells": self.cells,
+            "tumour_diameter_mm": primary.diameter_mm(self.cells, p.primary),
+            **{f"plasma_{name}": self.plasma[name] for name in p.species},
+            "dissemination_rate": self.shed_per_day,
+        }

@@ -1,0 +1,132 @@
+"""The outputs of one run of a study, and the run itself as a worker executes it."""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from fields.engine.inputs import site_patches
+from fields.engine.loop import crossing_time
+from fields.experiments.run import simulate
+from fields.experiments.study import RUN_SCALARS, Study
+from fields.io.attrs import attrs_for
+from fields.model import primary
+from fields.numerics.geometry import Patch
+from fields.parameters import Parameters
+
+DETECTION_CELLS_1E9 = 1e9
+
+#: units and long names of the derived outputs (series reuse fields.output.ATTRS)
+DERIVED_ATTRS: dict[str, tuple[str, str]] = {
+    "diameter_at_first_niche_mm": (
+        "mm",
+        "primary diameter when the site's niche fraction first exceeds 0 (NaN: never)",
+    ),
+    "hypoxic_distance_um": (
+        "um",
+        "distance from the capillary wall to the nearest hypoxic tissue, last output (NaN: none)",
+    ),
+    "first_outgrowth_days": ("day", "first time to outgrowth over the sites (NaN: none)"),
+    "resection_day": ("day", "day of resection of the primary (NaN: not resected)"),
+    "time_resection_to_outgrowth_days": (
+        "day",
+        "time from resection to the first distant outgrowth (NaN: none or no resection)",
+    ),
+    "time_to_1e9_cells_days": (
+        "day",
+        "time for the primary to reach 1e9 cells, log-linear between outputs (NaN: never)",
+    ),
+}
+
+
+def output_attrs(study: Study, name: str) -> dict[str, str]:
+    """units and long_name of an output (series reuse the run's CF attributes)."""
+    units, long_name = attrs_for(study.base).get(name) or DERIVED_ATTRS[name]
+    return {"units": units, "long_name": long_name}
+
+
+def _crossing(times: np.ndarray, values: np.ndarray, level: float) -> float:
+    """First time a positive series reaches level, log-linear between samples (NaN: never)."""
+    above = np.nonzero(values >= level)[0]
+    if above.size == 0:
+        return math.nan
+    i = int(above[0])
+    if i == 0:
+        return float(times[0])
+    return crossing_time(times[i - 1], times[i], values[i - 1], values[i], level)
+
+
+def run_outputs(study: Study, params: Parameters, tree: xr.DataTree) -> dict[str, np.ndarray]:
+    """The study's outputs of one run (``params`` are the run's), as arrays shaped (time),
+    (site) or (site, time)."""
+    times = tree["time"].values
+    diameter = tree["tumour_diameter_mm"].values
+    values: dict[str, np.ndarray] = {}
+    outgrowth = np.array([float(tree[s]["time_to_outgrowth_days"]) for s in study.sites])
+    resect = primary.resection_time(params.primary)
+    resect_day = math.nan if resect is None or resect >= study.days else float(resect)
+    first = float(np.nanmin(outgrowth)) if np.isfinite(outgrowth).any() else math.nan
+    for name in study.outputs:
+        if name in tree.data_vars:  # systemic series
+            values[name] = np.asarray(tree[name].values, dtype=float)
+        elif name in RUN_SCALARS:
+            if name == "first_outgrowth_days":
+                values[name] = np.array(first)
+            elif name == "resection_day":
+                values[name] = np.array(resect_day)
+            elif name == "time_resection_to_outgrowth_days":
+                values[name] = np.array(first - resect_day)
+            else:
+                values[name] = np.array(
+                    _crossing(times, tree["tumour_cells"].values, DETECTION_CELLS_1E9)
+                )
+        elif name == "time_to_outgrowth_days":
+            values[name] = outgrowth
+        elif name == "diameter_at_first_niche_mm":
+            found = []
+            for s in study.sites:
+                niche = tree[s]["niche_fraction"].values
+                hits = np.nonzero(niche > 0.0)[0]
+                found.append(float(diameter[hits[0]]) if hits.size else math.nan)
+            values[name] = np.array(found)
+        elif name == "hypoxic_distance_um":
+            patches = site_patches(params, study.sites, study.geometry, study.seed)
+            threshold = params.oxygen.hypoxia_threshold_mmhg
+            values[name] = np.array(
+                [_hypoxic_distance(tree[s], patches[s], threshold) for s in study.sites]
+            )
+        else:  # site series
+            values[name] = np.stack([tree[s][name].values for s in study.sites])
+    return values
+
+
+def _hypoxic_distance(ds: xr.Dataset, patch: Patch, threshold: float) -> float:
+    """Smallest distance to the capillary wall of a hypoxic cell at the last output (um)."""
+    hypoxic = ds["oxygen"].isel(time=-1).values.ravel() < threshold
+    if not hypoxic.any():
+        return math.nan
+    return float(patch.distance_to_wall_um[hypoxic].min())
+
+
+def run_one(study: Study, index: int, updates: dict[str, Any]) -> dict[str, Any]:
+    """One run on a worker. Never raises: failures come back as a message."""
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    try:
+        params = study.parameters_for(updates)
+        tree = simulate(
+            params,
+            sites=list(study.sites),
+            days=study.days,
+            geometry=study.geometry,
+            seed=study.seed,
+            output_every_days=study.output_every_days,
+            store_fields=study.needs_fields,
+            progress=False,
+        )
+        return {"index": index, "ok": True, "values": run_outputs(study, params, tree)}
+    except Exception as exc:  # isolate the failure; the sweep goes on
+        return {"index": index, "ok": False, "error": f"{type(exc).__name__}: {exc}"}

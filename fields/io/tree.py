@@ -1,0 +1,87 @@
+"""The output contract: a finished run as an ``xarray.DataTree`` with CF attributes.
+
+``/`` holds the systemic series (dim ``time``, days) and the run's provenance in attributes
+(``parameters`` as JSON, ``seed``, ``fields_version``, ``created``, ``species``); ``/<site>``
+holds the site's series, its static capillary mask, its fields (dims ``time`` then ``y, x`` (2d),
+``r`` (krogh) or ``z, y, x`` (3d), coordinates in um) and ``time_to_outgrowth_days``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import json
+import math
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+with contextlib.suppress(ImportError):  # xarray imports dask on first use when it is installed;
+    import dask.array  # noqa: F401  # pay that at import, not inside the first simulation
+
+from fields.core.version import __version__
+from fields.engine.recorder import RunRecord
+from fields.io.attrs import attrs_for
+
+
+def build_tree(run: RunRecord) -> xr.DataTree:
+    """Assemble the result tree from a finished run."""
+    p, rec = run.params, run.recorder
+    attrs = attrs_for(p)
+
+    def var(name: str, dims: tuple[str, ...], data: Any) -> xr.Variable:
+        units, long_name = attrs[name]
+        return xr.Variable(dims, data, attrs={"units": units, "long_name": long_name})
+
+    def coord(name: str, values: np.ndarray) -> xr.Variable:
+        return var(name, (name,), np.asarray(values, dtype=float))
+
+    time = coord("time", np.array(rec.times))
+    root = xr.Dataset(
+        {name: var(name, ("time",), np.array(values)) for name, values in rec.systemic.items()},
+        coords={"time": time},
+        attrs={
+            "title": "fields: pre-metastatic niche simulation",
+            "Conventions": "CF-1.10",
+            "parameters": p.to_json(),
+            "seed": int(run.seed),
+            "fields_version": __version__,
+            "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+            "geometry": run.geometry,
+            "sites": ",".join(run.sites),
+            "species": ",".join(p.species),
+            "days": float(run.days),
+            "events": json.dumps([[float(t), label] for t, label in run.events]),
+            "dissemination_onset_day": (
+                float(run.onset_day) if math.isfinite(run.onset_day) else -1.0
+            ),
+        },
+    )
+    children: dict[str, xr.Dataset] = {"/": root}
+    for name, model in run.sites.items():
+        patch = model.patch
+        variables: dict[str, xr.Variable] = {
+            key: var(key, ("time",), np.array(values))
+            for key, values in rec.site_series[name].items()
+        }
+        variables["vessel"] = var("vessel", patch.dims, patch.to_grid(patch.vessel.astype(np.int8)))
+        variables["time_to_outgrowth_days"] = var(
+            "time_to_outgrowth_days", (), float(run.outgrowth[name])
+        )
+        if rec.store_fields:
+            for key, frames in rec.site_fields[name].items():
+                variables[key] = var(key, ("time", *patch.dims), np.stack(frames))
+        coords = {dim: coord(dim, patch.coords[dim]) for dim in patch.dims}
+        site = p.sites[name]
+        children[f"/{name}"] = xr.Dataset(
+            variables,
+            coords=coords,
+            attrs={
+                "site": name,
+                "organ_volume_ml": site.organ_volume_ml,
+                "baseline_stiffness_kpa": site.baseline_stiffness_kpa,
+                "vessel_po2_mmhg": site.vessel_po2_mmhg,
+            },
+        )
+    return xr.DataTree.from_dict(children)

@@ -1,0 +1,77 @@
+"""Diffusing factors in tissue: their sources and sinks, and the responses they drive.
+
+For a species X with concentration C (pg/mL) in a patch:
+
+    sink   k(x) = k_decay + a(x) P_X p_site                                  (1/s)
+    source s(x) = a(x) P_X p_site C_plasma + m (sigma_H H + sigma_N n + sigma_site)   (pg/mL/s)
+
+with a(x) the capillary wall area per tissue volume (1/um), P_X the permeability (um/s), p_site
+the site's permeability factor and m the fraction left active by therapy. Responses are Hill
+functions of C declared in the species data (:mod:`fields.parameters.species`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from fields.model.kinetics import hill
+from fields.parameters import SpeciesParameters
+
+
+def sink_per_s(
+    exchange_area_per_um: np.ndarray, s: SpeciesParameters, permeability_factor: float
+) -> np.ndarray:
+    """k(x) = tissue decay + wall exchange (1/s)."""
+    exchange = exchange_area_per_um * s.permeability_um_per_s * permeability_factor
+    return s.tissue_decay_per_s + exchange
+
+
+def source_per_s(
+    exchange_area_per_um: np.ndarray,
+    s: SpeciesParameters,
+    permeability_factor: float,
+    plasma: float,
+    hypoxia_field: np.ndarray,
+    niche: np.ndarray,
+    resident: float,
+    active_fraction: float,
+) -> np.ndarray:
+    """s(x) = wall influx from plasma + hypoxic, niche and resident secretion (pg/mL/s)."""
+    exchange = exchange_area_per_um * s.permeability_um_per_s * permeability_factor
+    local = (
+        s.hypoxic_secretion_pg_per_ml_per_s * hypoxia_field
+        + s.niche_secretion_pg_per_ml_per_s * niche
+        + resident
+    )
+    return exchange * plasma + active_fraction * local
+
+
+def equilibration_time_s(s: SpeciesParameters) -> float:
+    """1/k: how long a factor field takes to settle (s)."""
+    return 1.0 / s.tissue_decay_per_s if s.tissue_decay_per_s > 0 else np.inf
+
+
+def signals(
+    factors: Mapping[str, np.ndarray], species: Mapping[str, SpeciesParameters], response: str
+) -> list[np.ndarray]:
+    """hill(C_X, K_X, n_X) for every species that declares ``response``, in species order."""
+    out = []
+    for name, s in species.items():
+        declared = s.response(response)
+        if declared is not None:
+            out.append(hill(factors[name], *declared))
+    return out
+
+
+def union(parts: list[np.ndarray], like: np.ndarray) -> np.ndarray:
+    """1 - prod(1 - s_i): any one signal suffices (0 without signals)."""
+    if not parts:
+        return np.zeros_like(like)
+    if len(parts) == 1:
+        return parts[0]
+    off = 1.0 - parts[0]
+    for part in parts[1:]:
+        off = off * (1.0 - part)
+    return 1.0 - off

@@ -1,0 +1,269 @@
+"""Parameter groups of the model: primary tumour, dissemination, oxygen, stroma and DTCs.
+
+Each leaf carries its unit, its source (bibliography keys in square brackets, see
+:mod:`fields.parameters.references`) and a confidence. Rates keep the unit of their source;
+conversion to the loop's units (day, um, pg/mL, mmHg, kPa) happens once, in the derived
+properties. The diffusing factors and the organ sites are data files (:mod:`.species`,
+:mod:`.sites`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from fields.parameters.spec import param
+
+KLEIN = "[klein2009] Table 1"
+
+#: Tumour volume doubling times (days) from Klein 2009, Table 1.
+TVDT_PRESETS_DAYS: dict[str, float] = {
+    "breast": 150.0,
+    "breast_under_50": 80.0,
+    "breast_50_to_70": 157.0,
+    "breast_over_70": 188.0,
+    "breast_metastasis": 82.0,
+    "colon": 130.0,
+    "colon_metastasis": 109.0,
+    "prostate": 730.0,
+}
+
+
+@dataclass(frozen=True)
+class PrimaryParameters:
+    """Primary tumour growth and resection."""
+
+    growth_law: str = param(
+        "gompertz",
+        "1",
+        "[klein2009]: exponential vs Gompertzian growth",
+        confidence="definition",
+        kind=str,
+        choices=("exponential", "gompertz"),
+    )
+    tvdt_days: float = param(
+        150.0, "day", f"{KLEIN}: breast, all ages", confidence="checked", lo=0.0, lo_open=True
+    )
+    initial_cells: float = param(
+        1e6, "cell", "assumed: a 1 mm^3 tumour at day 0 (before dissemination onset)", lo=1.0
+    )
+    carrying_capacity_cells: float = param(
+        1e12,
+        "cell",
+        "[klein2009]: lethal burden ~1 kg ~ 1e12-1e13 cells",
+        confidence="checked",
+        lo=1.0,
+        lo_open=True,
+    )
+    reference_cells: float = param(
+        1e9,
+        "cell",
+        "definition: the Gompertz doubling time equals the TVDT at 1 cm^3",
+        confidence="definition",
+        lo=1.0,
+    )
+    cells_per_mm3: float = param(
+        1e6,
+        "cell/mm^3",
+        "[klein2009]: 1 cm^3 ~ 1e9 cells",
+        confidence="checked",
+        lo=0.0,
+        lo_open=True,
+    )
+    resection_day: float | None = param(
+        None,
+        "day",
+        "scenario input (none: no resection by day)",
+        confidence="definition",
+        lo=0.0,
+        nullable=True,
+    )
+    resection_diameter_mm: float | None = param(
+        None,
+        "mm",
+        "[klein2009]: T1 < 20 mm, T3 > 50 mm (none: no resection by size)",
+        confidence="definition",
+        lo=0.0,
+        lo_open=True,
+        nullable=True,
+    )
+    residual_fraction: float = param(0.0, "1", "assumed: complete resection", lo=0.0, hi=1.0)
+
+    @property
+    def growth_rate_per_day(self) -> float:
+        """rho = ln 2 / TVDT (1/day)."""
+        return math.log(2.0) / self.tvdt_days
+
+
+@dataclass(frozen=True)
+class DisseminationParameters:
+    """Shedding of tumour cells into the blood and their arrest in organs."""
+
+    onset_diameter_mm: float = param(
+        2.0,
+        "mm",
+        "[klein2009] Fig. 2: parallel progression starts at 1-4 mm",
+        confidence="checked",
+        lo=0.0,
+    )
+    shed_cells_per_g_per_day: float = param(
+        1e6,
+        "cell/g/day",
+        "[fidler2015]: > 1e6 cells shed per gram of tumour per day",
+        confidence="checked",
+        lo=0.0,
+    )
+    arrest_fraction: float = param(
+        1e-3,
+        "1",
+        "assumed: shed cells that arrest and survive as DTCs; [fidler2015]: < 0.1 % form metastases",
+        lo=0.0,
+        hi=1.0,
+    )
+    dormant_fraction_on_arrival: float = param(
+        0.8,
+        "1",
+        "assumed: most DTCs are solitary non-dividing cells ([klein2009], [sleeman2012])",
+        lo=0.0,
+        hi=1.0,
+    )
+
+
+@dataclass(frozen=True)
+class OxygenParameters:
+    """Oxygen transport and consumption in tissue."""
+
+    diffusivity_um2_per_s: float = param(
+        1e5 / 60.0,
+        "um^2/s",
+        "[ghaffarizadeh2018]: PhysiCell default 1e5 um^2/min",
+        confidence="checked",
+        lo=0.0,
+        lo_open=True,
+    )
+    max_uptake_mmhg_per_s: float = param(
+        2.5,
+        "mmHg/s",
+        "assumed: gives a diffusion limit of ~200 um at 45 mmHg ([fidler2015]: 150-200 um)",
+        lo=0.0,
+    )
+    km_mmhg: float = param(
+        1.0, "mmHg", "assumed: respiration near zero-order above a few mmHg", lo=0.0, lo_open=True
+    )
+    vessel_exchange_per_s: float = param(
+        100.0,
+        "1/s",
+        "assumed: fast wall exchange so capillary voxels sit near blood pO2",
+        lo=0.0,
+        lo_open=True,
+    )
+    hypoxia_threshold_mmhg: float = param(
+        10.0,
+        "mmHg",
+        "assumed: between PhysiCell's hypoxic 15 and saturation 4 mmHg ([ghaffarizadeh2018])",
+        lo=0.0,
+        lo_open=True,
+    )
+    hypoxia_hill: float = param(4.0, "1", "assumed: switch-like HIF response", lo=1.0)
+
+
+@dataclass(frozen=True)
+class StromaParameters:
+    """Hypoxia-induced LOX, ECM stiffening and niche formation (factor responses: species data)."""
+
+    lox_lifetime_days: float = param(
+        7.0, "day", "assumed: LOX protein turnover ~ a week", lo=0.0, lo_open=True
+    )
+    lox_induction_per_day: float = param(
+        1.0 / 7.0,
+        "1/day",
+        "assumed: normalises LOX to 1 a.u. at full hypoxia ([sleeman2012] 3.2, [erler2009])",
+        lo=0.0,
+    )
+    lox_stiffening_kpa_per_day: float = param(
+        0.03,
+        "kPa/day",
+        "assumed: LOX crosslinking stiffens ECM ([sleeman2012]); per a.u. of LOX",
+        lo=0.0,
+    )
+    max_stiffness_kpa: float = param(
+        20.0,
+        "kPa",
+        "[booth2012]: fibrotic lung ~17 kPa (AFM)",
+        confidence="recalled",
+        lo=0.0,
+        lo_open=True,
+    )
+    stiffness_relaxation_days: float = param(
+        60.0, "day", "assumed: matrix turnover of months", lo=0.0, lo_open=True
+    )
+    niche_formation_per_day: float = param(
+        0.2, "1/day", "assumed: BMDC clusters form within ~2 weeks ([sleeman2012])", lo=0.0
+    )
+    niche_lifetime_days: float = param(
+        14.0,
+        "day",
+        "assumed: niches fade after removal of the primary ([sleeman2012])",
+        lo=0.0,
+        lo_open=True,
+    )
+
+
+@dataclass(frozen=True)
+class DTCParameters:
+    """Disseminated tumour cells: dormancy, reactivation, growth and death."""
+
+    metastasis_tvdt_days: float = param(
+        82.0, "day", f"{KLEIN}: breast metastases", confidence="checked", lo=0.0, lo_open=True
+    )
+    reactivation_max_per_day: float = param(
+        0.01, "1/day", "assumed: reactivation over months to years", lo=0.0
+    )
+    reactivation_stiffness_half_kpa: float = param(
+        3.0,
+        "kPa",
+        "assumed: FAK/TAZ activation on stiff matrix ([sleeman2012])",
+        lo=0.0,
+        lo_open=True,
+    )
+    dormancy_induction_max_per_day: float = param(
+        0.01,
+        "1/day",
+        "assumed: hypoxia, TGF-beta, soft matrix induce dormancy ([sleeman2012])",
+        lo=0.0,
+    )
+    dormant_death_per_day: float = param(
+        5e-4, "1/day", "assumed: dormant DTCs persist for years ([klein2009])", lo=0.0
+    )
+    proliferating_death_per_day: float = param(
+        4e-3, "1/day", "assumed: metastatic inefficiency ([fidler2015])", lo=0.0
+    )
+    niche_protection: float = param(
+        0.8, "1", "assumed: niches support DTC survival ([sleeman2012])", lo=0.0, hi=1.0
+    )
+    carrying_capacity_per_mm3: float = param(
+        1e6,
+        "cell/mm^3",
+        "[klein2009]: 1 mm^3 ~ 1e6 cells",
+        confidence="checked",
+        lo=0.0,
+        lo_open=True,
+    )
+    motility_um2_per_day: float = param(
+        100.0, "um^2/day", "assumed: slow interstitial migration", lo=0.0
+    )
+    perivascular_distance_um: float = param(
+        20.0, "um", "assumed: DTCs lodge next to capillaries ([sleeman2012])", lo=0.0
+    )
+    detection_cells: float = param(
+        1e9,
+        "cell",
+        "[klein2009]: 1 cm^3 ~ 1e9 cells, clinically detectable",
+        confidence="checked",
+        lo=1.0,
+    )
+
+    @property
+    def growth_rate_per_day(self) -> float:
+        """g = ln 2 / metastasis TVDT (1/day)."""
+        return math.log(2.0) / self.metastasis_tvdt_days

@@ -1,0 +1,52 @@
+"""The schema of an organ site: the "soil" a distant organ offers to disseminated tumour cells.
+
+A site is a representative tissue patch. Its data file (``fields/parameters/data/sites/``) gives
+vascular geometry and oxygenation, matrix stiffness, organ volume (to scale patch integrals to
+the organ), vessel permeability (the blood-brain barrier), resident factor release, the share of
+disseminated cells routed to it, how hostile it is to DTCs and how far outgrowth can co-opt
+vessels, each value with its source.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from fields.parameters.spec import REQUIRED, param
+
+
+@dataclass(frozen=True)
+class SiteParameters:
+    """Parameters of one organ site. Values come from its data file."""
+
+    capillary_spacing_um: float = param(
+        REQUIRED, "um", "", lo=1.0, lo_open=True, doc="mean intercapillary distance"
+    )
+    vessel_po2_mmhg: float = param(REQUIRED, "mmHg", "", lo=0.0, doc="capillary blood pO2")
+    baseline_stiffness_kpa: float = param(
+        REQUIRED, "kPa", "", lo=0.0, lo_open=True, doc="healthy ECM Young's modulus"
+    )
+    organ_volume_ml: float = param(
+        REQUIRED, "mL", "", lo=0.0, lo_open=True, doc="organ volume for scaling"
+    )
+    permeability_factor: float = param(
+        REQUIRED, "1", "", lo=0.0, doc="vessel permeability to the factors vs healthy"
+    )
+    dtc_routing_fraction: float = param(
+        REQUIRED, "1", "", lo=0.0, hi=1.0, doc="share of disseminated cells arresting here"
+    )
+    dtc_hostility: float = param(
+        REQUIRED, "1", "", lo=0.0, doc="multiplier of DTC death rates (poor soil > 1)"
+    )
+    vessel_cooption: float = param(
+        REQUIRED, "1", "", lo=0.0, hi=1.0, doc="outgrowth independent of VEGF (co-option)"
+    )
+    resident_secretion_pg_per_ml_per_s: Mapping[str, float] = param(
+        {},
+        "pg/mL/s",
+        "definition: no resident release unless the site's data declares one",
+        confidence="definition",
+        lo=0.0,
+        kind=dict,
+        doc="factor released by resident matrix or cells, by species",
+    )

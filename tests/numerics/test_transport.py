@@ -1,0 +1,78 @@
+"""The fast path of transport.py: default, reuse of assemblies and factorisations, 3D solver."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import fields
+from fields.engine.contract import field_names
+from fields.engine.site import SiteModel
+from fields.numerics.fipy_system import SystemProbe
+from fields.numerics.geometry import make_patch
+from fields.numerics.operator import DiffusionReactionOperator
+
+
+def test_fast_path_is_the_default():
+    p = fields.Parameters()
+    assert p.transport.solver == "fast"
+    patch = make_patch("2d", p.sites["lung"], p.geometry.__class__(domain_um=200.0), seed=0)
+    model = SiteModel("lung", p.sites["lung"], p, patch)
+    assert {op.solver for op in model.ops.values()} == {"fast"}
+    assert {op.linear for op in model.ops.values()} == {"lu"}
+
+
+def test_3d_meshes_use_multigrid_not_lu():
+    p = fields.Parameters().with_updates({"geometry.domain_3d_um": 100.0})
+    patch = make_patch("3d", p.sites["lung"], p.geometry, seed=0)
+    model = SiteModel("lung", p.sites["lung"], p, patch)
+    assert {op.linear for op in model.ops.values()} == {"amg"}
+
+
+def test_new_reaction_coefficient_rebuilds_only_the_diagonal():
+    """FiPy assembles once per mesh; a new sink costs one factorisation and no assembly."""
+    p = fields.Parameters().with_updates({"geometry.domain_um": 200.0})
+    patch = make_patch("2d", p.sites["lung"], p.geometry, seed=0)
+    probe = SystemProbe(patch.mesh)
+    vegf = DiffusionReactionOperator(patch.mesh, 104.0, probe=probe)
+    tgfb = DiffusionReactionOperator(patch.mesh, 50.0, probe=probe)
+    rng = np.random.default_rng(1)
+    source = rng.uniform(0.0, 1.0, patch.n_cells)
+    vegf.solve(1e-3, source)
+    tgfb.solve(1e-3, source)
+    assembled = probe.assemblies
+    assert assembled == 3  # steady form: base, reaction+source, wall; shared by both fields
+    for _ in range(3):  # same coefficients: factorisation reused
+        vegf.solve(1e-3, rng.uniform(0.0, 1.0, patch.n_cells))
+    assert vegf.factorisations == 1
+    sink = rng.uniform(1e-4, 1e-3, patch.n_cells)
+    new = vegf.solve(sink, source)
+    assert vegf.factorisations == 2
+    assert probe.assemblies == assembled
+    ref = DiffusionReactionOperator(patch.mesh, 104.0, solver="fipy").solve(sink, source)
+    assert np.max(np.abs(new - ref)) <= 1e-8 * np.max(np.abs(ref))
+
+
+@pytest.mark.parametrize(
+    ("geometry", "mode"),
+    [("2d", "quasi_steady"), ("2d", "transient"), ("krogh", "transient"), ("3d", "quasi_steady")],
+)
+def test_simulation_fast_and_fipy_solvers_agree(geometry, mode):
+    """Whole runs with the fast path and with plain FiPy solves agree to 1e-8 relative."""
+    base = fields.Parameters().with_updates(
+        {"geometry.domain_um": 200.0, "geometry.domain_3d_um": 100.0, "transport.mode": mode}
+    )
+    trees = [
+        fields.simulate(
+            base.with_updates({"transport.solver": solver}),
+            sites=["bone_marrow"],
+            days=60,
+            geometry=geometry,
+            output_every_days=30,
+        )
+        for solver in ("fast", "fipy")
+    ]
+    for name in field_names(fields.SPECIES_NAMES):
+        a = trees[0]["bone_marrow"][name].values
+        b = trees[1]["bone_marrow"][name].values
+        assert np.max(np.abs(a - b)) <= 1e-8 * max(np.max(np.abs(b)), 1e-300), name
