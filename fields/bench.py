@@ -139,7 +139,7 @@ def _naive_site_class():
             self.O = fp.CellVariable(mesh=mesh, value=self.po2, hasOld=True)
             # Michaelis-Menten uptake V O/(Km + O), linearised about the current sweep as the FiPy
             # docs teach for source terms: S(O) ~ S(O*) + S'(O*)(O - O*) (Newton sweeps)
-            vmax, km = ox.max_uptake_mmhg_per_s, ox.km_mmhg
+            vmax, km = site.o2_uptake_mmhg_per_s, ox.km_mmhg
             slope = vmax * km / (km + self.O) ** 2
             offset = vmax * self.O**2 / (km + self.O) ** 2
             if patch.kind == "krogh":

@@ -31,8 +31,18 @@ from fields.engine.state import LoopState
 from fields.model.interventions import Modifiers
 from fields.parameters import Parameters
 
-FORMAT = "fields-checkpoint-2"
-_SCALARS = ("t", "dt", "cells", "resect_pending", "next_out", "stop_index", "shed_per_day")
+FORMAT = "fields-checkpoint-3"
+_SCALARS = (
+    "t",
+    "dt",
+    "cells",
+    "resect_pending",
+    "next_out",
+    "stop_index",
+    "shed_per_day",
+    "death_day",
+    "previous_burden",
+)
 
 
 def fingerprint(meta: dict[str, Any]) -> str:
@@ -129,7 +139,12 @@ def save_run(
         arrays[f"rec/systemic/{key}"] = np.array(values, dtype=np.float64)
     for name, model in models.items():
         arrays[f"site/{name}/outgrowth"] = np.float64(loop.outgrowth[name])
-        arrays[f"site/{name}/previous_p"] = np.float64(loop.previous_p[name])
+        arrays[f"site/{name}/previous_expected"] = np.float64(loop.previous_expected[name])
+        arrays[f"site/{name}/lesions/lo"] = model.lesions.lo
+        arrays[f"site/{name}/lesions/hi"] = model.lesions.hi
+        arrays[f"site/{name}/lesions/count"] = model.lesions.count
+        arrays[f"site/{name}/lesions/founded"] = np.float64(model.lesions.founded)
+        arrays[f"rec/density/{name}"] = np.array(rec.lesion_density[name], dtype=np.float64)
         arrays[f"site/{name}/modifiers"] = np.array(
             dataclasses.astuple(model.modifiers), dtype=np.float64
         )
@@ -169,9 +184,11 @@ def restore(
         next_out=int(a["loop/next_out"]),
         stop_index=int(a["loop/stop_index"]),
         shed_per_day=float(a["loop/shed_per_day"]),
+        death_day=float(a["loop/death_day"]),
+        previous_burden=float(a["loop/previous_burden"]),
         plasma={k[len("loop/plasma/") :]: float(a[k]) for k in a if k.startswith("loop/plasma/")},
         outgrowth={},
-        previous_p={},
+        previous_expected={},
     )
     rec.times = a["rec/times"].tolist()
     rec.systemic = {
@@ -183,7 +200,12 @@ def restore(
                 f"checkpoint = '{path}' is not allowed: the capillary layout of {name} differs"
             )
         loop.outgrowth[name] = float(a[f"site/{name}/outgrowth"])
-        loop.previous_p[name] = float(a[f"site/{name}/previous_p"])
+        loop.previous_expected[name] = float(a[f"site/{name}/previous_expected"])
+        model.lesions.lo = np.array(a[f"site/{name}/lesions/lo"])
+        model.lesions.hi = np.array(a[f"site/{name}/lesions/hi"])
+        model.lesions.count = np.array(a[f"site/{name}/lesions/count"])
+        model.lesions.founded = float(a[f"site/{name}/lesions/founded"])
+        rec.lesion_density[name] = [row.copy() for row in a[f"rec/density/{name}"]]
         model.modifiers = Modifiers(*(float(v) for v in a[f"site/{name}/modifiers"]))
         for key in field_names(model.species):
             model.state[key] = np.array(a[f"site/{name}/state/{key}"])

@@ -15,7 +15,13 @@ SITE_SERIES = (
     "niche_fraction",
     "dtc_dormant_total",
     "dtc_proliferating_total",
+    "expected_detectable_lesions",
+    "p_detectable_metastasis",
+    "metastasis_cells",
+    "founded_lesions",
 )
+#: Systemic series that sum over the sites (patient-level outcomes).
+PATIENT_SERIES = ("p_metastatic", "expected_detectable_lesions", "metastatic_burden_cells")
 #: Per-voxel state that is not a species, after oxygen and the species.
 LOCAL_FIELDS = ("hypoxia", "lox", "stiffness", "niche", "dtc_dormant", "dtc_proliferating")
 
@@ -32,4 +38,5 @@ def systemic_names(species: Iterable[str]) -> tuple[str, ...]:
         "tumour_diameter_mm",
         *(f"plasma_{name}" for name in species),
         "dissemination_rate",
+        *PATIENT_SERIES,
     )

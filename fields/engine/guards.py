@@ -10,7 +10,7 @@ import numpy as np
 from fields.core.errors import NumericalError
 
 _CAUSES = {
-    "oxygen": "the oxygen solve failed (oxygen.max_uptake_mmhg_per_s, oxygen.km_mmhg, "
+    "oxygen": "the oxygen solve failed (sites.<site>.o2_uptake_mmhg_per_s, oxygen.km_mmhg, "
     "oxygen.vessel_exchange_per_s or the site's vessel pO2 out of a sensible range)",
     "hypoxia": "a non-finite oxygen field (see oxygen)",
     "lox": "LOX induction or lifetime produced a non-finite value (stroma.lox_*)",
@@ -18,10 +18,10 @@ _CAUSES = {
     "stepping.dt_max_days)",
     "niche": "a niche rate produced a non-finite value (stroma.niche_*)",
     "dtc_dormant": "DTC growth over one step overflowed: a growth or reactivation rate times the "
-    "step is too large (dtc.metastasis_tvdt_days, dtc.reactivation_max_per_day, "
+    "step is too large (dtc.reactivation_max_per_day, dtc.founding_per_day, "
     "stepping.dt_max_days)",
     "dtc_proliferating": "DTC growth over one step overflowed: the growth rate times the step is "
-    "too large (dtc.metastasis_tvdt_days, stepping.dt_max_days)",
+    "too large (dtc.reactivation_max_per_day, stepping.dt_max_days)",
 }
 
 #: Fields bounded to [0, 1] and to >= 0 (oxygen and stiffness bounds depend on the site; every
@@ -106,3 +106,14 @@ def check_systemic(values: dict[str, float], t: float) -> None:
                 f"numerical failure in the systemic state: {name} = {value!r} at day {t:.6g}; "
                 f"likely cause: {cause}. The run was stopped; nothing was written."
             )
+
+
+def check_lesions(site: str, size: np.ndarray, count: np.ndarray, t: float) -> None:
+    """Lesion cohorts: finite log sizes and finite, non-negative expected counts."""
+    if not (np.isfinite(size).all() and np.isfinite(count).all() and (count >= 0.0).all()):
+        raise NumericalError(
+            f"numerical failure in site {site}: a lesion cohort is not finite or negative at day "
+            f"{t:.6g}; likely cause: a lesion growth or founding rate out of range "
+            "(lesions.tvdt_days, dtc.founding_per_day, stepping.dt_max_days). The run was "
+            "stopped; nothing was written."
+        )

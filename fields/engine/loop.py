@@ -23,11 +23,11 @@ import numpy as np
 
 from fields.core.errors import FieldsInputError
 from fields.engine import checkpoint as ckpt
-from fields.engine.guards import check_site, check_systemic
+from fields.engine.guards import check_lesions, check_site, check_systemic
 from fields.engine.inputs import check_run, output_days, run_events, site_patches
 from fields.engine.recorder import Recorder, RunRecord
 from fields.engine.site import SiteModel
-from fields.engine.state import LoopState
+from fields.engine.state import LoopState, patient
 from fields.model import primary
 from fields.model.interventions import modifiers_at
 from fields.parameters import Parameters
@@ -83,10 +83,13 @@ def run(
             model.set_modifiers(mods)
             model.initialise(loop.plasma)
         loop.shed_per_day = primary.shed_rate(loop.cells, p.primary, p.dissemination)
-        recorder.record(0.0, loop.systemic(p), models)
-        loop.previous_p = {name: models[name].proliferating_total() for name in names}
+        series = {name: model.series() for name, model in models.items()}
+        recorder.record(0.0, {**loop.systemic(p), **patient(series)}, models, series)
+        loop.previous_expected = {name: 0.0 for name in names}
+        loop.previous_burden = loop.cells
 
-    detect = p.dtc.detection_cells
+    median = math.log(2.0)  # expected detectable lesions at which P(detectable) = 0.5
+    lethal = p.lesions.lethal_burden_cells
     stops = sorted({*out_days[1:].tolist(), *(t for t, _ in events)})
     event_days = {t for t, _ in events}
     st = p.stepping
@@ -132,12 +135,19 @@ def run(
                     model.site.baseline_stiffness_kpa,
                     systemic,
                 )
-                total = model.proliferating_total()
-                if math.isnan(loop.outgrowth[name]) and total >= detect:
+                check_lesions(name, model.lesions.hi, model.lesions.count, t_new)
+                expected = model.lesions.expected_detectable()
+                if math.isnan(loop.outgrowth[name]) and expected >= median:
                     loop.outgrowth[name] = crossing_time(
-                        t, t_new, loop.previous_p[name], total, detect
+                        t, t_new, loop.previous_expected[name], expected, median
                     )
-                loop.previous_p[name] = total
+                loop.previous_expected[name] = expected
+            lesion_series = {name: model.lesions.series() for name, model in models.items()}
+            outcomes = patient(lesion_series)
+            burden = loop.cells + outcomes["metastatic_burden_cells"]
+            if math.isnan(loop.death_day) and burden >= lethal:
+                loop.death_day = crossing_time(t, t_new, loop.previous_burden, burden, lethal)
+            loop.previous_burden = burden
             loop.t = t_new
             if bar is not None:
                 bar.update(step)
@@ -149,7 +159,10 @@ def run(
                 loop.next_out < len(out_days)
                 and abs(t_new - out_days[loop.next_out]) < 1e-9 * scale
             ):
-                recorder.record(float(out_days[loop.next_out]), systemic, models)
+                series = {name: model.series() for name, model in models.items()}
+                recorder.record(
+                    float(out_days[loop.next_out]), {**systemic, **outcomes}, models, series
+                )
                 loop.next_out += 1
             if t_new >= next_ck - 1e-9 and t_new < days - 1e-9:
                 ckpt.save_run(checkpoint, header, loop, models, recorder)
@@ -157,7 +170,20 @@ def run(
                     next_ck += every_ck
     if bar is not None:
         bar.close()
-    return RunRecord(p, models, recorder, loop.outgrowth, geometry, seed, days, events, onset_day)
+    resection = math.nan if resect_day is None or resect_day >= days else float(resect_day)
+    return RunRecord(
+        p,
+        models,
+        recorder,
+        loop.outgrowth,
+        geometry,
+        seed,
+        days,
+        events,
+        onset_day,
+        resection,
+        loop.death_day,
+    )
 
 
 def crossing_time(t0: float, t1: float, y0: float, y1: float, level: float) -> float:

@@ -19,14 +19,23 @@ class Recorder:
     systemic: dict[str, list[float]] = field(default_factory=dict)
     site_series: dict[str, dict[str, list[float]]] = field(default_factory=dict)
     site_fields: dict[str, dict[str, list[np.ndarray]]] = field(default_factory=dict)
+    lesion_density: dict[str, list[np.ndarray]] = field(default_factory=dict)
 
-    def record(self, t: float, systemic: dict[str, float], sites: dict[str, SiteModel]) -> None:
+    def record(
+        self,
+        t: float,
+        systemic: dict[str, float],
+        sites: dict[str, SiteModel],
+        series: dict[str, dict[str, float]],
+    ) -> None:
+        """Keep the outputs at day t (``series``: each site's series, computed once per step)."""
         self.times.append(t)
         for key, value in systemic.items():
             self.systemic.setdefault(key, []).append(value)
         for name, model in sites.items():
-            for key, value in model.series().items():
+            for key, value in series[name].items():
                 self.site_series.setdefault(name, {}).setdefault(key, []).append(value)
+            self.lesion_density.setdefault(name, []).append(model.lesions.density())
             if self.store_fields:
                 store = self.site_fields.setdefault(name, {})
                 for key, values in model.state.items():
@@ -46,3 +55,5 @@ class RunRecord:
     days: float
     events: list[tuple[float, str]]
     onset_day: float
+    resection_day: float
+    death_day: float

@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from fields.engine.contract import field_names
+from fields.engine.metastases import SiteLesions
 from fields.model import dtc, factors, stroma
 from fields.model.interventions import Modifiers
 from fields.model.oxygen import hypoxia
@@ -66,6 +67,7 @@ class SiteModel:
         self.modifiers = Modifiers()
         n = patch.n_cells
         self.state: dict[str, np.ndarray] = {key: np.zeros(n) for key in field_names(self.species)}
+        self.lesions = SiteLesions(site, params)
 
     @property
     def factors(self) -> dict[str, np.ndarray]:
@@ -76,7 +78,14 @@ class SiteModel:
     def _solve_oxygen(self) -> None:
         po2 = self.site.vessel_po2_mmhg * self.modifiers.po2_factor
         previous = self.state["oxygen"] if self.state["oxygen"].any() else None
-        sol = solve_oxygen(self.ops["oxygen"], self.patch, self.p.oxygen, po2, initial=previous)
+        sol = solve_oxygen(
+            self.ops["oxygen"],
+            self.patch,
+            self.p.oxygen,
+            po2,
+            self.site.o2_uptake_mmhg_per_s,
+            initial=previous,
+        )
         self.state["oxygen"] = sol.oxygen
         self.state["hypoxia"] = hypoxia(sol.oxygen, self.p.oxygen)
 
@@ -113,7 +122,7 @@ class SiteModel:
         if vessels_changed:
             self._solve_oxygen()
 
-    def _update_stroma(self, lox_inhibition: float, dt: float) -> None:
+    def _update_stroma(self, plasma: dict[str, float], lox_inhibition: float, dt: float) -> None:
         s, st = self.state, self.p.stroma
         s["lox"] = stroma.update_lox(s["lox"], s["hypoxia"], st, lox_inhibition, dt)
         s["stiffness"] = stroma.update_stiffness(
@@ -125,7 +134,7 @@ class SiteModel:
             st,
             dt,
         )
-        stim = stroma.niche_stimulus(self.factors, self.species, s["niche"])
+        stim = stroma.niche_stimulus(self.factors, plasma, self.species, s["niche"])
         s["niche"] = stroma.update_niche(s["niche"], stim, st, dt)
 
     # ---------------------------------------------------------------------- lifecycle
@@ -135,35 +144,40 @@ class SiteModel:
         self.state["stiffness"][:] = self.site.baseline_stiffness_kpa
         for _ in range(3):  # niche feeds back on the factors: a few fixed-point passes
             self._solve_species(plasma, None)
-            self._update_stroma(0.0, math.inf)
+            self._update_stroma(plasma, 0.0, math.inf)
 
     def step(self, dt: float, plasma: dict[str, float], arrivals_per_day: float) -> None:
         """Advance the site by dt days with plasma levels (pg/mL) at the step end and DTC
-        arrivals in the organ (cells/day)."""
+        arrivals in the organ (cells/day); activated DTCs found lesions, which then grow."""
         s, pd = self.state, self.p.dtc
         self._solve_species(plasma, dt)
-        self._update_stroma(self.modifiers.lox_inhibition, dt)
+        self._update_stroma(plasma, self.modifiers.lox_inhibition, dt)
         density = arrivals_per_day / (self.organ_mm3 * self.perivascular_fraction)
-        crowding = (s["dtc_dormant"] + s["dtc_proliferating"]) / pd.carrying_capacity_per_mm3
         r = dtc.rates(
             s["stiffness"],
             s["niche"],
             s["hypoxia"],
             self.factors,
             self.species,
-            crowding,
             pd,
             self.site.dtc_hostility,
-            self.site.vessel_cooption,
         )
+        before = s["dtc_proliferating"]
         s["dtc_dormant"], s["dtc_proliferating"] = dtc.update(
             s["dtc_dormant"],
-            s["dtc_proliferating"],
+            before,
             density * self.perivascular,
             r,
             self.p.dissemination.dormant_fraction_on_arrival,
             dt,
         )
+        # lesions founded in the step: k_f P integrated by the trapezoid rule, over the organ
+        mean_rate = np.sum(self.weights * r.founding * 0.5 * (before + s["dtc_proliferating"]))
+        founded = float(mean_rate) * self.organ_mm3 * dt
+        support = dtc.angiogenic_support(
+            self.factors, self.species, self.site.vessel_cooption, s["niche"]
+        )
+        self.lesions.step(dt, founded, float(np.sum(self.weights * support)))
         if "dtc" in self.ops and s["dtc_proliferating"].any():
             moved = self.ops["dtc"].solve(0.0, 0.0, dt=dt, previous=s["dtc_proliferating"])
             s["dtc_proliferating"] = np.maximum(moved, 0.0)
@@ -184,4 +198,5 @@ class SiteModel:
             "niche_fraction": float(np.sum(w * (s["niche"] >= 0.5))),
             "dtc_dormant_total": float(np.sum(w * s["dtc_dormant"]) * self.organ_mm3),
             "dtc_proliferating_total": self.proliferating_total(),
+            **self.lesions.series(),
         }

@@ -22,7 +22,9 @@ class LoopState:
     shed_per_day: float = 0.0
     plasma: dict[str, float] = field(default_factory=dict)
     outgrowth: dict[str, float] = field(default_factory=dict)
-    previous_p: dict[str, float] = field(default_factory=dict)
+    previous_expected: dict[str, float] = field(default_factory=dict)
+    death_day: float = math.nan
+    previous_burden: float = 0.0
 
     @classmethod
     def fresh(cls, p: Parameters, names: list[str], resect_day: float | None) -> LoopState:
@@ -35,10 +37,22 @@ class LoopState:
         )
 
     def systemic(self, p: Parameters) -> dict[str, float]:
-        """Systemic values now, named as :func:`fields.engine.contract.systemic_names`."""
+        """The primary and plasma now (the first part of
+        :func:`fields.engine.contract.systemic_names`)."""
         return {
             "tumour_cells": self.cells,
             "tumour_diameter_mm": primary.diameter_mm(self.cells, p.primary),
             **{f"plasma_{name}": self.plasma[name] for name in p.species},
             "dissemination_rate": self.shed_per_day,
         }
+
+
+def patient(series: dict[str, dict[str, float]]) -> dict[str, float]:
+    """Patient-level outcomes from the sites' series: P(at least one detectable metastasis
+    anywhere), the expected number of detectable lesions and the metastatic burden (cells)."""
+    expected = sum(s["expected_detectable_lesions"] for s in series.values())
+    return {
+        "p_metastatic": -math.expm1(-expected),
+        "expected_detectable_lesions": expected,
+        "metastatic_burden_cells": sum(s["metastasis_cells"] for s in series.values()),
+    }

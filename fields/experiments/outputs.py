@@ -20,7 +20,7 @@ from fields.parameters import Parameters
 
 DETECTION_CELLS_1E9 = 1e9
 
-#: units and long names of the derived outputs (series reuse fields.output.ATTRS)
+#: units and long names of the derived outputs (series reuse the run's CF attributes)
 DERIVED_ATTRS: dict[str, tuple[str, str]] = {
     "diameter_at_first_niche_mm": (
         "mm",
@@ -40,6 +40,25 @@ DERIVED_ATTRS: dict[str, tuple[str, str]] = {
         "day",
         "time for the primary to reach 1e9 cells, log-linear between outputs (NaN: never)",
     ),
+    "necrotic_distance_um": (
+        "um",
+        "distance from the capillary wall to the nearest necrotic tissue, last output (NaN: none)",
+    ),
+    "p_metastatic_at_diagnosis": (
+        "1",
+        "probability of a detectable metastasis at diagnosis (resection) (NaN: not resected)",
+    ),
+    "p_relapse_10_years": (
+        "1",
+        "probability of a detectable metastasis within 10 years of resection among patients "
+        "without one at resection (NaN: not resected or horizon too short)",
+    ),
+    "median_months_to_metastasis": (
+        "month",
+        "median time from resection to the first detectable metastasis among patients who "
+        "relapse within the horizon (NaN: none)",
+    ),
+    "death_day": ("day", "first day the total tumour burden reaches the lethal burden (NaN: none)"),
 }
 
 
@@ -74,16 +93,16 @@ def run_outputs(study: Study, params: Parameters, tree: xr.DataTree) -> dict[str
         if name in tree.data_vars:  # systemic series
             values[name] = np.asarray(tree[name].values, dtype=float)
         elif name in RUN_SCALARS:
-            if name == "first_outgrowth_days":
-                values[name] = np.array(first)
-            elif name == "resection_day":
-                values[name] = np.array(resect_day)
-            elif name == "time_resection_to_outgrowth_days":
-                values[name] = np.array(first - resect_day)
-            else:
-                values[name] = np.array(
-                    _crossing(times, tree["tumour_cells"].values, DETECTION_CELLS_1E9)
-                )
+            scalars = {
+                "first_outgrowth_days": first,
+                "resection_day": resect_day,
+                "time_resection_to_outgrowth_days": first - resect_day,
+                "death_day": float(tree["death_day"]),
+                **relapse_outcomes(times, tree["p_metastatic"].values, resect_day),
+            }
+            if name == "time_to_1e9_cells_days":
+                scalars[name] = _crossing(times, tree["tumour_cells"].values, DETECTION_CELLS_1E9)
+            values[name] = np.array(scalars[name])
         elif name == "time_to_outgrowth_days":
             values[name] = outgrowth
         elif name == "diameter_at_first_niche_mm":
@@ -93,9 +112,13 @@ def run_outputs(study: Study, params: Parameters, tree: xr.DataTree) -> dict[str
                 hits = np.nonzero(niche > 0.0)[0]
                 found.append(float(diameter[hits[0]]) if hits.size else math.nan)
             values[name] = np.array(found)
-        elif name == "hypoxic_distance_um":
+        elif name in ("hypoxic_distance_um", "necrotic_distance_um"):
             patches = site_patches(params, study.sites, study.geometry, study.seed)
-            threshold = params.oxygen.hypoxia_threshold_mmhg
+            threshold = (
+                params.oxygen.hypoxia_threshold_mmhg
+                if name == "hypoxic_distance_um"
+                else params.oxygen.necrosis_threshold_mmhg
+            )
             values[name] = np.array(
                 [_hypoxic_distance(tree[s], patches[s], threshold) for s in study.sites]
             )
@@ -104,8 +127,34 @@ def run_outputs(study: Study, params: Parameters, tree: xr.DataTree) -> dict[str
     return values
 
 
+def relapse_outcomes(times: np.ndarray, p_met: np.ndarray, resect_day: float) -> dict[str, float]:
+    """From p_metastatic(t): P(metastatic at diagnosis), P(relapse within 10 years) =
+    (p(r + T) - p(r)) / (1 - p(r)), and the median months from resection to a detectable
+    metastasis among those who relapse by the horizon (conditional CDF reaching 0.5)."""
+    out = {
+        "p_metastatic_at_diagnosis": math.nan,
+        "p_relapse_10_years": math.nan,
+        "median_months_to_metastasis": math.nan,
+    }
+    if not math.isfinite(resect_day):
+        return out
+    at_dx = float(np.interp(resect_day, times, p_met))
+    out["p_metastatic_at_diagnosis"] = at_dx
+    if resect_day + 3650.0 <= times[-1] + 1e-9 and at_dx < 1.0:
+        later = float(np.interp(resect_day + 3650.0, times, p_met))
+        out["p_relapse_10_years"] = (later - at_dx) / (1.0 - at_dx)
+    gained = p_met[-1] - at_dx
+    if gained > 0.0:
+        after = times >= resect_day
+        t = np.concatenate(([resect_day], times[after]))
+        q = (np.concatenate(([at_dx], p_met[after])) - at_dx) / gained
+        out["median_months_to_metastasis"] = float(np.interp(0.5, q, t) - resect_day) / 30.4375
+    return out
+
+
 def _hypoxic_distance(ds: xr.Dataset, patch: Patch, threshold: float) -> float:
-    """Smallest distance to the capillary wall of a hypoxic cell at the last output (um)."""
+    """Smallest distance to the capillary wall of a cell below ``threshold`` (mmHg) at the last
+    output (um)."""
     hypoxic = ds["oxygen"].isel(time=-1).values.ravel() < threshold
     if not hypoxic.any():
         return math.nan

@@ -53,16 +53,25 @@ from fields.parameters import (
 SAMPLINGS = ("grid", "latin_hypercube", "sobol")
 
 #: Scalars per (run, site) derived from a run.
-SITE_SCALARS = ("time_to_outgrowth_days", "diameter_at_first_niche_mm", "hypoxic_distance_um")
+SITE_SCALARS = (
+    "time_to_outgrowth_days",
+    "diameter_at_first_niche_mm",
+    "hypoxic_distance_um",
+    "necrotic_distance_um",
+)
 #: Scalars per run derived from a run.
 RUN_SCALARS = (
     "first_outgrowth_days",
     "resection_day",
     "time_resection_to_outgrowth_days",
     "time_to_1e9_cells_days",
+    "p_metastatic_at_diagnosis",
+    "p_relapse_10_years",
+    "median_months_to_metastasis",
+    "death_day",
 )
 #: Outputs that need the stored fields of a run (kept only in memory on the worker).
-NEEDS_FIELDS = ("hypoxic_distance_um",)
+NEEDS_FIELDS = ("hypoxic_distance_um", "necrotic_distance_um")
 
 
 def output_names(p: Parameters) -> tuple[str, ...]:
@@ -206,7 +215,7 @@ def load_study(path: str | Path) -> Study:
 def study_from_dict(doc: dict[str, Any], path: Path | None = None) -> Study:
     meta = doc.get("study")
     if not isinstance(meta, dict):
-        raise bad("study", meta, "a [study] table (see fields/study.py for the format)")
+        raise bad("study", meta, "a [study] table (see fields/experiments/study.py for the format)")
     unknown = sorted(set(doc) - {"study", "parameters", "vary", "sensitivity"})
     if unknown:
         raise bad(unknown[0], doc[unknown[0]], "one of study, parameters, vary, sensitivity")

@@ -1,9 +1,14 @@
 """The output contract: a finished run as an ``xarray.DataTree`` with CF attributes.
 
-``/`` holds the systemic series (dim ``time``, days) and the run's provenance in attributes
-(``parameters`` as JSON, ``seed``, ``fields_version``, ``created``, ``species``); ``/<site>``
-holds the site's series, its static capillary mask, its fields (dims ``time`` then ``y, x`` (2d),
-``r`` (krogh) or ``z, y, x`` (3d), coordinates in um) and ``time_to_outgrowth_days``.
+``/`` holds the systemic series (dim ``time``, days: the primary, plasma factors, and the
+patient's ``p_metastatic``, ``expected_detectable_lesions``, ``metastatic_burden_cells``), the
+scalars ``diagnosis_day``, ``resection_day`` and ``death_day`` (NaN when the event does not
+happen) and the run's provenance in attributes (``parameters`` as JSON, ``seed``,
+``fields_version``, ``created``, ``species``); ``/<site>`` holds the site's series (among them
+``expected_detectable_lesions``, ``p_detectable_metastasis``, ``metastasis_cells``), its
+``lesion_density`` (dims ``time``, ``lesion_size``), its static capillary mask, its fields (dims
+``time`` then ``y, x`` (2d), ``r`` (krogh) or ``z, y, x`` (3d), coordinates in um) and
+``time_to_outgrowth_days``.
 """
 
 from __future__ import annotations
@@ -38,8 +43,16 @@ def build_tree(run: RunRecord) -> xr.DataTree:
         return var(name, (name,), np.asarray(values, dtype=float))
 
     time = coord("time", np.array(rec.times))
+    scalars = {
+        "diagnosis_day": run.resection_day,
+        "resection_day": run.resection_day,
+        "death_day": run.death_day,
+    }
     root = xr.Dataset(
-        {name: var(name, ("time",), np.array(values)) for name, values in rec.systemic.items()},
+        {
+            **{name: var(name, ("time",), np.array(v)) for name, v in rec.systemic.items()},
+            **{name: var(name, (), float(value)) for name, value in scalars.items()},
+        },
         coords={"time": time},
         attrs={
             "title": "fields: pre-metastatic niche simulation",
@@ -69,10 +82,14 @@ def build_tree(run: RunRecord) -> xr.DataTree:
         variables["time_to_outgrowth_days"] = var(
             "time_to_outgrowth_days", (), float(run.outgrowth[name])
         )
+        variables["lesion_density"] = var(
+            "lesion_density", ("time", "lesion_size"), np.stack(rec.lesion_density[name])
+        )
         if rec.store_fields:
             for key, frames in rec.site_fields[name].items():
                 variables[key] = var(key, ("time", *patch.dims), np.stack(frames))
         coords = {dim: coord(dim, patch.coords[dim]) for dim in patch.dims}
+        coords["lesion_size"] = coord("lesion_size", model.lesions.centres())
         site = p.sites[name]
         children[f"/{name}"] = xr.Dataset(
             variables,

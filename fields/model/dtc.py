@@ -1,14 +1,15 @@
-"""Disseminated tumour cells: dormant Q and proliferating P per voxel (cells/mm^3, days).
+"""Solitary disseminated tumour cells: dormant Q and activated P per voxel (cells/mm^3, days).
 
     dQ/dt = f_Q A + q P - r Q - d_Q Q
-    dP/dt = (1 - f_Q) A + g_eff P - q P + r Q - d_P P        (+ slow motility, in the engine)
+    dP/dt = (1 - f_Q) A - q P + r Q - d_P P - k_f P        (+ slow motility, in the engine)
 
 Reactivation r rises with stiffness (FAK/TAZ), niche and the factors that declare a
 ``reactivation`` response (perivascular VEGF-A); dormancy induction q rises with hypoxia, soft
-matrix and the factors with a ``dormancy`` response (TGF-beta); niches protect proliferating
-cells; dormant cells die slowly (Sleeman et al. 2012). g_eff = g (crowding) (angiogenic support):
-outgrowth needs an ``angiogenesis`` factor (VEGF-A) unless the site co-opts vessels (Fidler &
-Kripke 2015).
+matrix and the factors with a ``dormancy`` response (TGF-beta: its dormancy-inducing role, beside
+its pro-niche one); niches protect activated cells; dormant cells are lost slowly (Sleeman et al.
+2012; Karrison et al. 1999). An activated cell founds a growing lesion at rate k_f, which needs
+the niche (Kaplan et al. 2005), stiff matrix and oxygen; the founded lesions grow in
+:mod:`fields.model.lesions`.
 
 With the signals frozen over a step the system is linear with a Metzler matrix, so the exact
 update (closed-form 2x2 matrix exponential, vectorised) keeps Q, P >= 0 for any step size.
@@ -34,7 +35,7 @@ class DTCRates:
     dormancy: np.ndarray
     death_dormant: np.ndarray
     death_proliferating: np.ndarray
-    growth: np.ndarray
+    founding: np.ndarray
 
 
 def rates(
@@ -43,12 +44,11 @@ def rates(
     hyp: np.ndarray,
     factors: Mapping[str, np.ndarray],
     species: Mapping[str, SpeciesParameters],
-    crowding: np.ndarray,
     p: DTCParameters,
     hostility: float,
-    cooption: float,
 ) -> DTCRates:
-    """Fate rates (1/day) from the local microenvironment: each rate is the mean of its signals."""
+    """Fate rates (1/day) from the local microenvironment; reactivation and dormancy are the mean
+    of their signals."""
     stiff = hill(stiffness, p.reactivation_stiffness_half_kpa, 2.0)
     wake = signals(factors, species, "reactivation")
     total = stiff + niche
@@ -61,12 +61,21 @@ def rates(
         total = total + part
     total = total + (1.0 - stiff)
     dormancy = p.dormancy_induction_max_per_day * total / (2.0 + len(sleep))
-    angiogenic = union(signals(factors, species, "angiogenesis"), stiffness)
-    support = cooption + (1.0 - cooption) * angiogenic
-    growth = p.growth_rate_per_day * support * np.clip(1.0 - crowding, 0.0, 1.0)
+    soil = p.founding_without_niche + (1.0 - p.founding_without_niche) * niche
+    founding = p.founding_per_day * soil * 0.5 * (stiff + (1.0 - hyp))
     death_p = p.proliferating_death_per_day * hostility * (1.0 - p.niche_protection * niche)
     death_q = np.full_like(stiffness, p.dormant_death_per_day * hostility)
-    return DTCRates(reactivation, dormancy, death_q, death_p, growth)
+    return DTCRates(reactivation, dormancy, death_q, death_p, founding)
+
+
+def angiogenic_support(
+    factors: Mapping[str, np.ndarray],
+    species: Mapping[str, SpeciesParameters],
+    cooption: float,
+    like: np.ndarray,
+) -> np.ndarray:
+    """Support of lesion growth beyond the avascular limit, c + (1 - c) A, in [0, 1]."""
+    return cooption + (1.0 - cooption) * union(signals(factors, species, "angiogenesis"), like)
 
 
 def _phi1(x: np.ndarray) -> np.ndarray:
@@ -135,7 +144,7 @@ def update(
     a11 = -(r.reactivation + r.death_dormant)
     a12 = r.dormancy
     a21 = r.reactivation
-    a22 = r.growth - r.dormancy - r.death_proliferating
+    a22 = -(r.dormancy + r.death_proliferating + r.founding)
     q, p = linear2_exact(
         a11,
         a12,

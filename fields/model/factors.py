@@ -3,10 +3,12 @@
 For a species X with concentration C (pg/mL) in a patch:
 
     sink   k(x) = k_decay + a(x) P_X p_site                                  (1/s)
-    source s(x) = a(x) P_X p_site C_plasma + m (sigma_H H + sigma_N n + sigma_site)   (pg/mL/s)
+    source s(x) = a(x) P_X p_site C_plasma + m (sigma_H H + sigma_N n + sigma_site + sigma_0)
+                                                                                   (pg/mL/s)
 
 with a(x) the capillary wall area per tissue volume (1/um), P_X the permeability (um/s), p_site
-the site's permeability factor and m the fraction left active by therapy. Responses are Hill
+the site's permeability factor, m the fraction left active by therapy and sigma_0 the secretion by
+healthy tissue (which holds interstitial VEGF-A above plasma; Stefanini et al. 2008). Responses are Hill
 functions of C declared in the species data (:mod:`fields.parameters.species`).
 """
 
@@ -43,7 +45,7 @@ def source_per_s(
     local = (
         s.hypoxic_secretion_pg_per_ml_per_s * hypoxia_field
         + s.niche_secretion_pg_per_ml_per_s * niche
-        + resident
+        + (resident + s.basal_secretion_pg_per_ml_per_s)
     )
     return exchange * plasma + active_fraction * local
 

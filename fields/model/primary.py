@@ -5,9 +5,11 @@ Growth laws (Klein 2009):
 - exponential: dN/dt = rho N,  rho = ln 2 / TVDT
 - gompertz:    dN/dt = rho N ln(K/N) / ln(K/N_ref)   (doubling time equals TVDT at N_ref)
 
-Plasma factor X: dC/dt = k (m C_base - C) + m s N(t), with clearance k from the plasma half-life
-(minutes) and m the fraction left active by therapy. Clearance is minutes while the loop steps
-days, so the update is the exact solution for N growing exponentially across the step.
+Plasma factor X: dC/dt = k (m C_base - C) + m S(N(t)), with clearance k from the plasma half-life
+(minutes), m the fraction left active by therapy and the tumour source S either linear in N or
+saturating, k dC_max N/(N + N_half) (soluble-receptor trapping keeps plasma VEGF-A within its
+measured range; Stefanini et al. 2008). Clearance is minutes while the loop steps days, so the
+updates are exact solutions over a step.
 """
 
 from __future__ import annotations
@@ -101,25 +103,39 @@ def advance_plasma(
     s: SpeciesParameters,
     active_fraction: float = 1.0,
 ) -> float:
-    """Plasma concentration (pg/mL) after dt days; exact for any clearance rate."""
+    """Plasma concentration (pg/mL) after dt days, for tumour cells going from n0 to n1.
+
+    Linear law: exact for N growing exponentially across the step. Saturating law: exact for
+    the tumour source varying linearly in time across the step (its error is second order in
+    dt, and clearance in minutes makes it negligible over days)."""
     k = s.plasma_clearance_per_day
     m = active_fraction
     base = m * s.plasma_baseline_pg_per_ml
     decay = math.exp(-k * dt)
     out = base + (conc - base) * decay
-    if n0 > 0.0:
-        lam = local_rate(n0, n1, dt)
-        out += (
-            m * s.plasma_secretion_per_cell_per_day * n0 * (math.exp(lam * dt) - decay) / (lam + k)
-        )
-    return out
+    if s.plasma_source_law == "linear":
+        if n0 > 0.0:
+            lam = local_rate(n0, n1, dt)
+            out += (
+                m
+                * s.plasma_secretion_per_cell_per_day
+                * n0
+                * (math.exp(lam * dt) - decay)
+                / (lam + k)
+            )
+        return out
+    s0, s1 = m * s.plasma_source_per_day(n0), m * s.plasma_source_per_day(n1)
+    if dt <= 0.0:
+        return out
+    e1 = -math.expm1(-k * dt) / k  # int_0^dt e^{-k(dt - tau)} dtau
+    e2 = dt / k - e1 / k  # int_0^dt e^{-k(dt - tau)} tau dtau
+    return out + s0 * e1 + (s1 - s0) / dt * e2
 
 
 def plasma_steady_state(cells: float, s: SpeciesParameters, active_fraction: float = 1.0) -> float:
     """Quasi-steady plasma level for a constant burden (pg/mL)."""
     return active_fraction * (
-        s.plasma_baseline_pg_per_ml
-        + s.plasma_secretion_per_cell_per_day * cells / s.plasma_clearance_per_day
+        s.plasma_baseline_pg_per_ml + s.plasma_source_per_day(cells) / s.plasma_clearance_per_day
     )
 
 

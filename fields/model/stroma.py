@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from fields.model.factors import signals, union
+from fields.model.factors import union
 from fields.model.kinetics import hill, relax
 from fields.parameters import SpeciesParameters, StromaParameters
 
@@ -70,10 +70,27 @@ def update_stiffness(
 
 
 def niche_stimulus(
-    factors: Mapping[str, np.ndarray], species: Mapping[str, SpeciesParameters], like: np.ndarray
+    factors: Mapping[str, np.ndarray],
+    plasma: Mapping[str, float],
+    species: Mapping[str, SpeciesParameters],
+    like: np.ndarray,
 ) -> np.ndarray:
-    """S in [0, 1]: any factor above its half-saturation recruits niche cells."""
-    return union(signals(factors, species, "niche"), like)
+    """S in [0, 1]: bone-marrow cells mobilised by plasma factors (Kaplan et al. 2005) and
+    retained by tissue factors (LOX-crosslinked matrix, Erler et al. 2009; S100A8/A9). Within
+    each role any factor suffices; both roles are needed when both are declared."""
+    roles: dict[str, list[np.ndarray]] = {"mobilisation": [], "retention": []}
+    for name, s in species.items():
+        declared = s.response("niche")
+        if declared is not None:
+            level = plasma[name] if s.niche_role == "mobilisation" else factors[name]
+            roles[s.niche_role].append(hill(np.asarray(level, dtype=float), *declared))
+    present = [union(parts, like) for parts in roles.values() if parts]
+    if not present:
+        return np.zeros_like(like)
+    stimulus = present[0]
+    for part in present[1:]:
+        stimulus = stimulus * part
+    return np.broadcast_to(stimulus, like.shape).copy() if np.ndim(stimulus) == 0 else stimulus
 
 
 def update_niche(

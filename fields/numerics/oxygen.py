@@ -22,6 +22,7 @@ def solve_oxygen(
     patch: Patch,
     p: OxygenParameters,
     vessel_po2: float,
+    uptake_mmhg_per_s: float,
     initial: np.ndarray | None = None,
     tol: float = 1e-10,
     max_iter: int = 60,
@@ -38,7 +39,7 @@ def solve_oxygen(
     else:
         exchange = patch.vessel.astype(float) * p.vessel_exchange_per_s
         wall = 0.0
-    vmax, km = p.max_uptake_mmhg_per_s, p.km_mmhg
+    vmax, km = uptake_mmhg_per_s, p.km_mmhg
     o2 = np.full(patch.n_cells, vessel_po2) if initial is None else np.array(initial, dtype=float)
     for iteration in range(1, max_iter + 1):
         slope = vmax * km / (km + o2) ** 2

@@ -100,9 +100,9 @@ class DisseminationParameters:
     """Shedding of tumour cells into the blood and their arrest in organs."""
 
     onset_diameter_mm: float = param(
-        2.0,
+        1.0,
         "mm",
-        "[klein2009] Fig. 2: parallel progression starts at 1-4 mm",
+        "[klein2009] Fig. 2: parallel progression starts at 1-4 mm (the earliest)",
         confidence="checked",
         lo=0.0,
     )
@@ -141,12 +141,6 @@ class OxygenParameters:
         lo=0.0,
         lo_open=True,
     )
-    max_uptake_mmhg_per_s: float = param(
-        2.5,
-        "mmHg/s",
-        "assumed: gives a diffusion limit of ~200 um at 45 mmHg ([fidler2015]: 150-200 um)",
-        lo=0.0,
-    )
     km_mmhg: float = param(
         1.0, "mmHg", "assumed: respiration near zero-order above a few mmHg", lo=0.0, lo_open=True
     )
@@ -165,6 +159,14 @@ class OxygenParameters:
         lo_open=True,
     )
     hypoxia_hill: float = param(4.0, "1", "assumed: switch-like HIF response", lo=1.0)
+    necrosis_threshold_mmhg: float = param(
+        2.5,
+        "mmHg",
+        "[ghaffarizadeh2018]: PhysiCell's necrosis threshold (2.5 mmHg, onset 5 mmHg)",
+        confidence="checked",
+        lo=0.0,
+        lo_open=True,
+    )
 
 
 @dataclass(frozen=True)
@@ -211,13 +213,15 @@ class StromaParameters:
 
 @dataclass(frozen=True)
 class DTCParameters:
-    """Disseminated tumour cells: dormancy, reactivation, growth and death."""
+    """Solitary disseminated tumour cells: dormancy, reactivation, death and lesion founding."""
 
-    metastasis_tvdt_days: float = param(
-        82.0, "day", f"{KLEIN}: breast metastases", confidence="checked", lo=0.0, lo_open=True
-    )
     reactivation_max_per_day: float = param(
-        0.01, "1/day", "assumed: reactivation over months to years", lo=0.0
+        2e-4,
+        "1/day",
+        "[karrison1999], [pan2017]: late relapses continue at a steady rate for 15-20 years, so a "
+        "dormant DTC escapes over ~15 years (1/5500 per day) at full signal",
+        confidence="assumed",
+        lo=0.0,
     )
     reactivation_stiffness_half_kpa: float = param(
         3.0,
@@ -229,11 +233,16 @@ class DTCParameters:
     dormancy_induction_max_per_day: float = param(
         0.01,
         "1/day",
-        "assumed: hypoxia, TGF-beta, soft matrix induce dormancy ([sleeman2012])",
+        "assumed: hypoxia, TGF-beta, soft matrix induce dormancy within months ([sleeman2012])",
         lo=0.0,
     )
     dormant_death_per_day: float = param(
-        5e-4, "1/day", "assumed: dormant DTCs persist for years ([klein2009])", lo=0.0
+        2.7e-4,
+        "1/day",
+        "[karrison1999]: recurrences stop after 20-25 years; a loss of ~0.1 per year ends "
+        "dormancy on that scale",
+        confidence="assumed",
+        lo=0.0,
     )
     proliferating_death_per_day: float = param(
         4e-3, "1/day", "assumed: metastatic inefficiency ([fidler2015])", lo=0.0
@@ -241,13 +250,21 @@ class DTCParameters:
     niche_protection: float = param(
         0.8, "1", "assumed: niches support DTC survival ([sleeman2012])", lo=0.0, hi=1.0
     )
-    carrying_capacity_per_mm3: float = param(
-        1e6,
-        "cell/mm^3",
-        "[klein2009]: 1 mm^3 ~ 1e6 cells",
-        confidence="checked",
+    founding_per_day: float = param(
+        1e-7,
+        "1/day",
+        "assumed: rate at which an activated DTC in a full niche on stiff matrix founds a growing "
+        "lesion; set so that about a quarter of patients resected at 15 mm relapse within 10 "
+        "years ([pan2017], [engel2003]); the cohort calibration replaces it",
         lo=0.0,
-        lo_open=True,
+    )
+    founding_without_niche: float = param(
+        0.1,
+        "1",
+        "assumed: the niche comes first ([kaplan2005]: blocking VEGFR1+ cells prevents it); "
+        "founding outside a niche at a tenth of the rate",
+        lo=0.0,
+        hi=1.0,
     )
     motility_um2_per_day: float = param(
         100.0, "um^2/day", "assumed: slow interstitial migration", lo=0.0
@@ -255,15 +272,74 @@ class DTCParameters:
     perivascular_distance_um: float = param(
         20.0, "um", "assumed: DTCs lodge next to capillaries ([sleeman2012])", lo=0.0
     )
-    detection_cells: float = param(
-        1e9,
+
+
+@dataclass(frozen=True)
+class LesionParameters:
+    """Size-structured metastatic lesions: growth, detection and the lethal burden."""
+
+    growth_law: str = param(
+        "gompertz",
+        "1",
+        "[klein2009]: exponential vs Gompertzian growth; [iwata2000] use Gompertz",
+        confidence="definition",
+        kind=str,
+        choices=("exponential", "gompertz"),
+    )
+    tvdt_days: float = param(
+        82.0, "day", f"{KLEIN}: breast metastases", confidence="checked", lo=0.0, lo_open=True
+    )
+    carrying_capacity_cells: float = param(
+        1e12,
         "cell",
-        "[klein2009]: 1 cm^3 ~ 1e9 cells, clinically detectable",
+        "[klein2009]: ~1 kg ~ 1e12 cells; [coumans2013]: N_max = 1e12 cells",
         confidence="checked",
         lo=1.0,
+        lo_open=True,
+    )
+    reference_cells: float = param(
+        1e9,
+        "cell",
+        "definition: the Gompertz doubling time equals the TVDT at 1 cm^3",
+        confidence="definition",
+        lo=1.0,
+    )
+    detection_diameter_mm: float = param(
+        10.0,
+        "mm",
+        "[eisenhauer2009]: RECIST 1.1 measurable lesion >= 10 mm on CT",
+        confidence="checked",
+        lo=0.0,
+        lo_open=True,
+    )
+    lethal_burden_cells: float = param(
+        1e12,
+        "cell",
+        "[klein2009], [coumans2013]: a total tumour burden of ~1 kg (1e12 cells) is lethal",
+        confidence="checked",
+        lo=1.0,
+        lo_open=True,
+    )
+    size_bins: int = param(
+        60,
+        "1",
+        "definition: bins of lesion_density over ln(cells) from 1 cell to the carrying capacity",
+        confidence="definition",
+        lo=4,
+        hi=2000,
+        kind=int,
+    )
+    max_cohorts: int = param(
+        1000,
+        "1",
+        "definition: lesion cohorts kept per site; the two closest in size merge beyond this",
+        confidence="definition",
+        lo=16,
+        hi=1_000_000,
+        kind=int,
     )
 
     @property
     def growth_rate_per_day(self) -> float:
-        """g = ln 2 / metastasis TVDT (1/day)."""
-        return math.log(2.0) / self.metastasis_tvdt_days
+        """r = ln 2 / metastasis TVDT (1/day)."""
+        return math.log(2.0) / self.tvdt_days

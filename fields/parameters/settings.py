@@ -103,8 +103,8 @@ class VesselNormalisation:
 
 
 #: Therapies that neutralise a diffusing factor; a species names one of them in ``blocked_by``.
-NEUTRALISING_THERAPIES = ("anti_vegf", "tgfb_blockade")
-THERAPIES = (*NEUTRALISING_THERAPIES, "lox_inhibition", "vessel_normalisation")
+NEUTRALISING_THERAPIES = ("anti_vegf", "tgfb_blockade", "lox_inhibition")
+THERAPIES = (*NEUTRALISING_THERAPIES, "vessel_normalisation")
 
 
 @dataclass(frozen=True)

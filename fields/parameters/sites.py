@@ -23,6 +23,9 @@ class SiteParameters:
         REQUIRED, "um", "", lo=1.0, lo_open=True, doc="mean intercapillary distance"
     )
     vessel_po2_mmhg: float = param(REQUIRED, "mmHg", "", lo=0.0, doc="capillary blood pO2")
+    o2_uptake_mmhg_per_s: float = param(
+        REQUIRED, "mmHg/s", "", lo=0.0, doc="maximal tissue O2 consumption (Michaelis-Menten)"
+    )
     baseline_stiffness_kpa: float = param(
         REQUIRED, "kPa", "", lo=0.0, lo_open=True, doc="healthy ECM Young's modulus"
     )
@@ -40,6 +43,14 @@ class SiteParameters:
     )
     vessel_cooption: float = param(
         REQUIRED, "1", "", lo=0.0, hi=1.0, doc="outgrowth independent of VEGF (co-option)"
+    )
+    avascular_limit_mm: float = param(
+        REQUIRED,
+        "mm",
+        "",
+        lo=0.0,
+        lo_open=True,
+        doc="lesion diameter beyond which growth needs angiogenesis or co-opted vessels",
     )
     resident_secretion_pg_per_ml_per_s: Mapping[str, float] = param(
         {},

@@ -8,7 +8,9 @@ needs no code. Concentrations are in pg/mL throughout.
 
 Responses (a response is off when its half-saturation is ``none``):
 
-- ``niche``: recruitment of niche cells, S_i = hill(C, K, n); S = 1 - prod(1 - S_i);
+- ``niche``: recruitment of niche cells. Factors that mobilise bone-marrow cells act through
+  their plasma level, factors that retain them in a site through their tissue level; each group
+  combines as 1 - prod(1 - hill(C, K, n)) and the stimulus is their product (both are needed);
 - ``stiffening``: matrix stiffening, rate_i hill(C, K, n) (kPa/day), added to LOX crosslinking;
 - ``reactivation`` / ``dormancy``: signals averaged into the DTC reactivation / dormancy rates;
 - ``angiogenesis``: support of metastatic outgrowth, A = 1 - prod(1 - hill(C, K, n)).
@@ -52,7 +54,6 @@ class SpeciesParameters:
     permeability_um_per_s: float = param(REQUIRED, "um/s", "", lo=0.0)
     plasma_baseline_pg_per_ml: float = param(REQUIRED, "pg/mL", "", lo=0.0)
     plasma_half_life_min: float = param(REQUIRED, "min", "", lo=0.0, lo_open=True)
-    doubling_burden_cells: float = param(REQUIRED, "cell", "", lo=0.0, lo_open=True)
     hypoxic_secretion_pg_per_ml_per_s: float = param(REQUIRED, "pg/mL/s", "", lo=0.0)
     niche_secretion_pg_per_ml_per_s: float = param(REQUIRED, "pg/mL/s", "", lo=0.0)
     units: str = param(
@@ -66,10 +67,44 @@ class SpeciesParameters:
     plasma_source_law: str = param(
         "linear",
         "1",
-        "definition: 'linear': secretion proportional to tumour cells; 'none': no tumour source",
+        "definition: 'linear': plasma rises in proportion to tumour cells; 'saturating': it "
+        "approaches a maximal increase (soluble-receptor trapping, [stefanini2008]); 'none'",
         confidence="definition",
         kind=str,
-        choices=("linear", "none"),
+        choices=("linear", "saturating", "none"),
+    )
+    doubling_burden_cells: float | None = param(
+        None,
+        "cell",
+        "definition: linear law: the tumour burden that doubles the plasma level",
+        confidence="definition",
+        lo=0.0,
+        lo_open=True,
+        nullable=True,
+    )
+    plasma_max_increase_pg_per_ml: float | None = param(
+        None,
+        "pg/mL",
+        "definition: saturating law: the largest increase of the plasma level",
+        confidence="definition",
+        lo=0.0,
+        nullable=True,
+    )
+    half_saturation_cells: float | None = param(
+        None,
+        "cell",
+        "definition: saturating law: the burden giving half the largest increase",
+        confidence="definition",
+        lo=0.0,
+        lo_open=True,
+        nullable=True,
+    )
+    basal_secretion_pg_per_ml_per_s: float = param(
+        0.0,
+        "pg/mL/s",
+        "definition: secretion by healthy tissue everywhere (none unless declared)",
+        confidence="definition",
+        lo=0.0,
     )
     blocked_by: str = param(
         "none",
@@ -81,6 +116,15 @@ class SpeciesParameters:
     )
     niche_half_pg_per_ml: float | None = _half("niche formation")
     niche_hill: float = _hill(4.0)
+    niche_role: str = param(
+        "retention",
+        "1",
+        "definition: 'mobilisation': the plasma level mobilises bone-marrow cells ([kaplan2005]);"
+        " 'retention': the tissue level makes the site hold them ([erler2009])",
+        confidence="definition",
+        kind=str,
+        choices=("mobilisation", "retention"),
+    )
     stiffening_kpa_per_day: float = param(0.0, "kPa/day", _OFF, confidence="definition", lo=0.0)
     stiffening_half_pg_per_ml: float | None = _half("matrix stiffening")
     stiffening_hill: float = _hill(1.0)
@@ -98,14 +142,23 @@ class SpeciesParameters:
 
     @property
     def plasma_secretion_per_cell_per_day(self) -> float:
-        """s_X (pg/mL/day/cell) such that a burden of doubling_burden_cells doubles plasma."""
-        if self.plasma_source_law == "none":
+        """Linear law: s_X (pg/mL/day/cell) such that doubling_burden_cells doubles plasma."""
+        if self.plasma_source_law != "linear":
             return 0.0
         return (
             self.plasma_clearance_per_day
             * self.plasma_baseline_pg_per_ml
             / self.doubling_burden_cells
         )
+
+    def plasma_source_per_day(self, cells: float) -> float:
+        """Tumour secretion into plasma (pg/mL/day) at a burden of ``cells``, before therapy."""
+        if self.plasma_source_law == "linear":
+            return self.plasma_secretion_per_cell_per_day * cells
+        if self.plasma_source_law == "saturating":
+            share = cells / (cells + self.half_saturation_cells)
+            return self.plasma_clearance_per_day * self.plasma_max_increase_pg_per_ml * share
+        return 0.0
 
     def response(self, name: str) -> tuple[float, float] | None:
         """(half-saturation pg/mL, Hill exponent) of a declared response, None if off."""

@@ -22,6 +22,7 @@ from fields.parameters.datafiles import USER, Provenance
 from fields.parameters.groups import (
     DisseminationParameters,
     DTCParameters,
+    LesionParameters,
     OxygenParameters,
     PrimaryParameters,
     StromaParameters,
@@ -44,6 +45,7 @@ GROUPS = (
     "oxygen",
     "stroma",
     "dtc",
+    "lesions",
     "geometry",
     "transport",
     "stepping",
@@ -86,6 +88,7 @@ class Parameters:
     oxygen: OxygenParameters = field(default_factory=OxygenParameters)
     stroma: StromaParameters = field(default_factory=StromaParameters)
     dtc: DTCParameters = field(default_factory=DTCParameters)
+    lesions: LesionParameters = field(default_factory=LesionParameters)
     geometry: GeometryParameters = field(default_factory=GeometryParameters)
     transport: TransportParameters = field(default_factory=TransportParameters)
     stepping: SteppingParameters = field(default_factory=SteppingParameters)
@@ -185,6 +188,18 @@ def check_consistency(p: Parameters) -> None:
         raise ParameterError("species", {}, "at least one declared diffusing factor")
     if not p.sites:
         raise ParameterError("sites", {}, "at least one organ site")
+    for name, s in p.species.items():
+        needs = {
+            "linear": ("doubling_burden_cells",),
+            "saturating": ("plasma_max_increase_pg_per_ml", "half_saturation_cells"),
+        }.get(s.plasma_source_law, ())
+        for key in needs:
+            if getattr(s, key) is None:
+                raise ParameterError(
+                    f"species.{name}.{key}",
+                    None,
+                    f"a value: the {s.plasma_source_law} plasma source law needs it",
+                )
     radius = p.geometry.capillary_radius_um
     for name, site in p.sites.items():
         if site.capillary_spacing_um / 2.0 <= radius:

@@ -110,35 +110,37 @@ def plot_time_courses(tree: xr.DataTree) -> plt.Figure:
 
 
 def plot_dtc_fate(tree: xr.DataTree) -> plt.Figure:
-    """Per site: dormant and proliferating DTCs in the organ over time, the detection size and
-    the time to outgrowth."""
+    """Per site: solitary DTCs (dormant, activated), expected lesions founded and detectable over
+    time, and the day P(detectable metastasis) reaches 0.5."""
     sites = _site_names(tree)
     ncols = min(4, len(sites))
     nrows = math.ceil(len(sites) / ncols)
     fig, axes = plt.subplots(
         nrows, ncols, figsize=(3.6 * ncols, 2.9 * nrows), layout="constrained", squeeze=False
     )
-    detect = json.loads(tree.attrs["parameters"])["dtc"]["detection_cells"]
+    floor = 1e-4
     for k, site in enumerate(sites):
         ax = axes[k // ncols][k % ncols]
         ds = tree[site].dataset
-        ax.semilogy(ds["time"], np.maximum(ds["dtc_dormant_total"], 1e-1), label="dormant")
-        ax.semilogy(
-            ds["time"], np.maximum(ds["dtc_proliferating_total"], 1e-1), label="proliferating"
-        )
-        ax.axhline(detect, color="r", lw=0.8, label="detection size")
+        for name, text in (
+            ("dtc_dormant_total", "dormant DTCs"),
+            ("dtc_proliferating_total", "activated DTCs"),
+            ("founded_lesions", "lesions founded"),
+            ("expected_detectable_lesions", "detectable lesions"),
+        ):
+            ax.semilogy(ds["time"], np.maximum(ds[name], floor), label=text)
         t_out = float(ds["time_to_outgrowth_days"])
         if math.isfinite(t_out):
             ax.axvline(t_out, color="r", ls=":", lw=0.8)
-        when = f"outgrowth day {t_out:.0f}" if math.isfinite(t_out) else "no outgrowth"
+        when = f"P >= 0.5 at day {t_out:.0f}" if math.isfinite(t_out) else "P < 0.5 throughout"
         ax.set_title(f"{site}: {when}", fontsize=9)
         ax.set_xlabel(label(ds["time"]))
-        ax.set_ylabel("DTCs in the organ (cells)")
+        ax.set_ylabel("expected number in the organ (1)")
         _mark_events(ax, tree)
-    axes[0][0].legend(fontsize=7)
+    axes[0][0].legend(fontsize=6)
     for k in range(len(sites), nrows * ncols):
         axes[k // ncols][k % ncols].set_visible(False)
-    fig.suptitle("DTC fate per site")
+    fig.suptitle("DTC fate and metastases per site")
     return fig
 
 
@@ -202,24 +204,13 @@ def _time_courses(tree: xr.DataTree, sites: list[str], fig: plt.Figure, slot) ->
     for site in sites:
         ds = tree[site].dataset
         axes[2].plot(ds["time"], ds["niche_fraction"], label=site)
-        total = ds["dtc_proliferating_total"] + ds["dtc_dormant_total"]
-        line = axes[3].semilogy(
-            ds["time"], np.maximum(ds["dtc_proliferating_total"], 1e-1), label=f"{site} P"
-        )
-        axes[3].semilogy(
-            ds["time"],
-            np.maximum(total - ds["dtc_proliferating_total"], 1e-1),
-            ls=":",
-            color=line[0].get_color(),
-        )
+        axes[3].plot(ds["time"], ds["p_detectable_metastasis"], label=site)
+    axes[3].plot(root["time"], root["p_metastatic"], color="k", lw=1.5, label="anywhere")
     axes[2].set_ylabel(short_label(tree[sites[0]].dataset["niche_fraction"]))
     axes[2].set_title("niche fraction per site", fontsize=9)
     axes[2].legend(fontsize=6)
-    axes[3].set_ylabel("DTCs in organ (cells)")
-    axes[3].set_title("DTCs: proliferating (solid), dormant (dotted)", fontsize=9)
-    axes[3].axhline(
-        json.loads(tree.attrs["parameters"])["dtc"]["detection_cells"], color="r", lw=0.8
-    )
+    axes[3].set_ylabel("P(detectable metastasis) (1)")
+    axes[3].set_title("detectable metastasis", fontsize=9)
     axes[3].legend(fontsize=6)
     for ax in axes:
         ax.set_xlabel(label(root["time"]))

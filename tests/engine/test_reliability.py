@@ -159,7 +159,7 @@ def test_nan_stops_the_run_naming_site_variable_time_and_cause(monkeypatch):
 
     def poisoned(*args, **kwargs):
         r = real(*args, **kwargs)
-        r.growth[0] = np.nan
+        r.founding[0] = np.nan
         return r
 
     monkeypatch.setattr(dtc, "rates", poisoned)
@@ -185,7 +185,7 @@ def test_overflow_at_the_cli_is_one_message_exit_3_and_no_file(tmp_path):
             "--days",
             "365",
             "--set",
-            "dtc.metastasis_tvdt_days=1e-6",
+            "dtc.reactivation_max_per_day=1e20",
             "--out",
             str(out),
         ],
@@ -196,7 +196,7 @@ def test_overflow_at_the_cli_is_one_message_exit_3_and_no_file(tmp_path):
     assert proc.returncode == 3
     assert "Traceback" not in proc.stderr
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and "dtc.metastasis_tvdt_days" in lines[0]
+    assert len(lines) == 1 and "dtc.reactivation_max_per_day" in lines[0]
     assert not out.exists()
     assert list(tmp_path.iterdir()) == []
 

@@ -1,4 +1,4 @@
-"""Output contract (DESIGN 5): names, units, long names, provenance, netCDF round trip."""
+"""Output contract: names, units, long names, provenance, netCDF round trip."""
 
 from __future__ import annotations
 
@@ -13,14 +13,18 @@ from fields.io import write_netcdf
 ROOT_VARS = {
     "tumour_cells",
     "tumour_diameter_mm",
-    "plasma_vegf",
-    "plasma_tgfb",
+    *(f"plasma_{name}" for name in fields.SPECIES_NAMES),
     "dissemination_rate",
+    "p_metastatic",
+    "expected_detectable_lesions",
+    "metastatic_burden_cells",
+    "diagnosis_day",
+    "resection_day",
+    "death_day",
 }
 SITE_VARS = {
     "oxygen",
-    "vegf",
-    "tgfb",
+    *fields.SPECIES_NAMES,
     "hypoxia",
     "lox",
     "stiffness",
@@ -34,6 +38,11 @@ SITE_VARS = {
     "dtc_dormant_total",
     "dtc_proliferating_total",
     "time_to_outgrowth_days",
+    "expected_detectable_lesions",
+    "p_detectable_metastasis",
+    "metastasis_cells",
+    "founded_lesions",
+    "lesion_density",
 }
 
 

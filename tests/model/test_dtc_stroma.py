@@ -32,9 +32,7 @@ def test_stiffer_matrix_favours_proliferation():
     e = np.array([0.5, 2.0, 8.0])
     zeros = np.zeros(3)
     factors = {name: zeros for name in params.species}
-    r = dtc.rates(
-        e, zeros, zeros, factors, params.species, zeros, params.dtc, hostility=1.0, cooption=0.5
-    )
+    r = dtc.rates(e, zeros, zeros, factors, params.species, params.dtc, hostility=1.0)
     assert np.all(np.diff(r.reactivation) > 0)
     assert np.all(np.diff(r.dormancy) < 0)
 
@@ -57,8 +55,10 @@ def test_niche_rises_with_factors_and_decays_without():
     st = params.stroma
     half = params.species["vegf"].niche_half_pg_per_ml
     v = np.array([0.0, half, 4 * half])
-    factors = {"vegf": v, "tgfb": np.zeros(3)}
-    stim = stroma.niche_stimulus(factors, params.species, v)
+    factors = {name: np.full(3, 1e4) for name in params.species}  # tissue retention saturated
+    plasma = {name: 0.0 for name in params.species}
+    plasma["vegf"] = v  # mobilisation by plasma VEGF-A
+    stim = stroma.niche_stimulus(factors, plasma, params.species, v)
     n = stroma.update_niche(np.zeros(3), stim, st, 1e4)
     assert np.all(np.diff(n) > 0) and 0.0 <= n.min() and n.max() <= 1.0
     later = stroma.update_niche(n, np.zeros(3), st, st.niche_lifetime_days)

@@ -20,7 +20,6 @@ DESIGN_KEYS = [
     "primary.resection_diameter_mm",
     "dissemination.onset_diameter_mm",
     "oxygen.diffusivity_um2_per_s",
-    "oxygen.max_uptake_mmhg_per_s",
     "oxygen.km_mmhg",
     "species.vegf.diffusivity_um2_per_s",
     "species.tgfb.diffusivity_um2_per_s",

@@ -19,11 +19,11 @@ SMALL = {"geometry.domain_um": 200.0, "geometry.domain_3d_um": 100.0, "geometry.
 
 
 @pytest.mark.parametrize("geometry", ["2d", "krogh", "3d"])
-def test_a_third_factor_by_data_alone_runs_in_every_geometry(geometry):
+def test_a_new_factor_by_data_alone_runs_in_every_geometry(geometry):
     p = fields.load_parameters(PLGF).with_updates(
         {**SMALL, "primary.initial_cells": 1e9}  # a 12 mm primary: PlGF above its baseline
     )
-    assert p.species_names == ("vegf", "tgfb", "plgf")
+    assert p.species_names == (*fields.SPECIES_NAMES, "plgf")
     tree = fields.simulate(p, sites=["lung"], days=60, geometry=geometry, output_every_days=30)
     plasma = tree["plasma_plgf"]
     assert plasma.attrs == {"units": "pg/mL", "long_name": "plasma PlGF concentration"}
@@ -33,10 +33,10 @@ def test_a_third_factor_by_data_alone_runs_in_every_geometry(geometry):
     assert tissue.attrs["units"] == "pg/mL" and "PlGF" in tissue.attrs["long_name"]
     assert np.isfinite(tissue.values).all() and tissue.values.min() >= 0.0
     assert tissue.values.max() > 0.0
-    assert tree.attrs["species"] == "vegf,tgfb,plgf"
+    assert tree.attrs["species"] == ",".join(p.species_names)
 
 
-def test_the_third_factor_changes_the_niche_it_declares_a_response_for():
+def test_the_new_factor_changes_the_niche_it_declares_a_response_for():
     base = fields.Parameters().with_updates({"primary.initial_cells": 3e10})
     with_plgf = fields.load_parameters(PLGF).with_updates({"primary.initial_cells": 3e10})
     kwargs = {"sites": ["lung"], "days": 30, "geometry": "krogh", "output_every_days": 30}

@@ -78,22 +78,29 @@ def test_plasma_clearance_after_resection_is_exponential(species):
         np.testing.assert_allclose(primary.advance_plasma(c0, 0.0, 0.0, t, s), exact, rtol=1e-13)
 
 
-def test_plasma_exact_update_matches_stiff_ode_with_growth():
-    p = Parameters()
+@pytest.mark.parametrize(("law", "rtol"), [("linear", 1e-8), ("saturating", 1e-7)])
+def test_plasma_update_matches_stiff_ode_with_growth(law, rtol):
+    """Linear law: exact for exponential growth. Saturating law: exact for a source linear in
+    time; with clearance in minutes its error over this 5-day step is 5e-8 relative."""
+    p = Parameters().with_updates(
+        {"species.vegf.plasma_source_law": law, "species.vegf.doubling_burden_cells": 1e10}
+    )
     s = p.species["vegf"]
     n0, dt = 1e10, 5.0
     n1 = primary.grow(n0, dt, p.primary)
     lam = math.log(n1 / n0) / dt
-    k, sx = s.plasma_clearance_per_day, s.plasma_secretion_per_cell_per_day
+    k = s.plasma_clearance_per_day
     sol = solve_ivp(
-        lambda t, c: k * (s.plasma_baseline_pg_per_ml - c) + sx * n0 * math.exp(lam * t),
+        lambda t, c: (
+            k * (s.plasma_baseline_pg_per_ml - c) + s.plasma_source_per_day(n0 * math.exp(lam * t))
+        ),
         (0, dt),
         [60.0],
         method="Radau",
         rtol=1e-12,
         atol=1e-10,
     )
-    np.testing.assert_allclose(primary.advance_plasma(60.0, n0, n1, dt, s), sol.y[0, -1], rtol=1e-8)
+    np.testing.assert_allclose(primary.advance_plasma(60.0, n0, n1, dt, s), sol.y[0, -1], rtol=rtol)
 
 
 @pytest.mark.parametrize("geometry", ["2d", "krogh"])
@@ -103,13 +110,13 @@ def test_steady_state_conservation(geometry):
     site = p.sites["bone_marrow"]
     patch = make_patch(geometry, site, p.geometry, seed=2)
     model = SiteModel("bone_marrow", site, p, patch)
-    plasma = {"vegf": 120.0, "tgfb": 300.0}
+    plasma = {name: 3.0 * s.plasma_baseline_pg_per_ml + 50.0 for name, s in p.species.items()}
     model.initialise(plasma)
     model._solve_species(plasma, None)  # fields consistent with the final niche state
     vol = patch.cell_volumes
     o2 = model.state["oxygen"]
     ox = p.oxygen
-    uptake = np.sum(vol * ox.max_uptake_mmhg_per_s * o2 / (ox.km_mmhg + o2))
+    uptake = np.sum(vol * site.o2_uptake_mmhg_per_s * o2 / (ox.km_mmhg + o2))
     if geometry == "krogh":
         dr = patch.coords["r"][1] - patch.coords["r"][0]
         rc = p.geometry.capillary_radius_um
@@ -159,7 +166,9 @@ def test_quasi_steady_and_transient_agree_at_long_times():
         for name in ("vegf", "tgfb", "stiffness", "niche", "lox"):
             a = trees[0][site][name].isel(time=-1).values
             b = trees[1][site][name].isel(time=-1).values
-            assert np.max(np.abs(a - b)) / np.max(np.abs(b)) < 1e-3, (site, name)
+            # 5e-3: primary-derived LOX settles in ~14 h (tissue decay 2e-5/s), so a backward-Euler
+            # step of days lags its slowly rising quasi-steady level by ~0.3 %
+            assert np.max(np.abs(a - b)) / np.max(np.abs(b)) < 5e-3, (site, name)
         for name in ("dtc_dormant_total", "dtc_proliferating_total"):
             np.testing.assert_allclose(
                 trees[0][site][name][-1], trees[1][site][name][-1], rtol=1e-2
@@ -191,15 +200,18 @@ def test_results_independent_of_output_interval():
         assert (math.isnan(ta) and math.isnan(tb)) or abs(ta - tb) < 2.0
 
 
+#: Series that are volume fractions above a threshold: nearly uniform fields make them steps.
+THRESHOLD_FRACTIONS = ("hypoxic_fraction", "niche_fraction")
+
 UPDATE_RANGES = {
-    "oxygen.max_uptake_mmhg_per_s": (0.1, 20.0),
+    "sites.lung.o2_uptake_mmhg_per_s": (0.1, 30.0),
     "oxygen.km_mmhg": (0.01, 20.0),
     "species.vegf.tissue_decay_per_s": (1e-5, 1e-2),
     "species.tgfb.plasma_baseline_pg_per_ml": (0.0, 5000.0),
     "stroma.lox_stiffening_kpa_per_day": (0.0, 2.0),
     "stroma.niche_formation_per_day": (0.0, 5.0),
     "dtc.reactivation_max_per_day": (0.0, 0.5),
-    "dtc.metastasis_tvdt_days": (5.0, 1000.0),
+    "lesions.tvdt_days": (5.0, 1000.0),
     "dissemination.arrest_fraction": (0.0, 1.0),
     "sites.lung.vessel_po2_mmhg": (0.0, 150.0),
     "sites.lung.baseline_stiffness_kpa": (0.05, 19.0),
@@ -271,12 +283,18 @@ def test_results_unchanged_when_step_controller_tightened():
         for params in (base, base.with_updates(tight))
     ]
     default, tightened = runs
-    for name in ("tumour_cells", "plasma_vegf", "plasma_tgfb", "dissemination_rate"):
+    plasma = [f"plasma_{name}" for name in base.species]
+    for name in ("tumour_cells", *plasma, "dissemination_rate"):
         a, b = default[name].values, tightened[name].values
         assert np.max(np.abs(a - b)) <= 1e-6 * np.max(np.abs(b)), name
+    times = default["time"].values
     for site in ("lung", "liver"):
         for name in SITE_SERIES:
             a, b = default[site][name].values, tightened[site][name].values
+            if name in THRESHOLD_FRACTIONS:  # a step in time: compare when it crosses 0.5
+                first = [times[np.argmax(v >= 0.5)] if (v >= 0.5).any() else np.nan for v in (a, b)]
+                assert np.allclose(*first, atol=30.0, equal_nan=True), (site, name, first)
+                continue
             assert np.max(np.abs(a - b)) <= 5e-3 * max(np.max(np.abs(b)), 1e-300), (site, name)
         t_a = float(default[site]["time_to_outgrowth_days"])
         t_b = float(tightened[site]["time_to_outgrowth_days"])

@@ -104,16 +104,17 @@ class TestKroghZeroOrder(ConvergenceCase):
                 "geometry.krogh_cells": n,
                 "oxygen.km_mmhg": 1e-9,
                 "sites.brain.capillary_spacing_um": 120.0,
+                "sites.brain.o2_uptake_mmhg_per_s": 2.5,
             }
         )
         site = p.sites["brain"]
         patch = make_krogh(site, p.geometry)
         op = DiffusionReactionOperator(patch.mesh, p.oxygen.diffusivity_um2_per_s, patch.wall_faces)
-        sol = solve_oxygen(op, patch, p.oxygen, site.vessel_po2_mmhg)
+        sol = solve_oxygen(op, patch, p.oxygen, site.vessel_po2_mmhg, site.o2_uptake_mmhg_per_s)
         r = patch.coords["r"]
         d, m0, p0 = (
             p.oxygen.diffusivity_um2_per_s,
-            p.oxygen.max_uptake_mmhg_per_s,
+            site.o2_uptake_mmhg_per_s,
             site.vessel_po2_mmhg,
         )
         rc, big_r = p.geometry.capillary_radius_um, site.capillary_spacing_um / 2.0
