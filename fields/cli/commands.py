@@ -49,10 +49,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     path = write_netcdf(tree, args.out)
     print(f"wrote {path}")
+    p_end = float(tree["p_metastatic"][-1])
+    death = float(tree["death_day"])
+    print(
+        f"  P(detectable metastasis by day {float(tree['time'][-1]):.0f}) = {p_end:.3g}; "
+        f"death: {'none' if math.isnan(death) else f'day {death:.0f}'}"
+    )
     for site in tree.children:
         t = float(tree[site]["time_to_outgrowth_days"])
-        when = "none" if math.isnan(t) else f"day {t:.0f}"
-        print(f"  {site:<12} time to outgrowth: {when}")
+        when = "never" if math.isnan(t) else f"day {t:.0f}"
+        print(f"  {site:<12} P(detectable metastasis) >= 0.5: {when}")
     return 0
 
 

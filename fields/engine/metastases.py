@@ -19,6 +19,8 @@ class SiteLesions:
 
     def __init__(self, site: SiteParameters, p: Parameters) -> None:
         self.p = p.lesions
+        excess = max(site.dtc_hostility - 1.0, 0.0)  # a permissive soil clears none
+        self.clearance = p.lesions.micrometastasis_clearance_per_day * excess
         per_mm3 = p.primary.cells_per_mm3
         self.detect = lesions.log_cells_at_diameter(self.p.detection_diameter_mm, per_mm3)
         self.switch = lesions.log_cells_at_diameter(site.avascular_limit_mm, per_mm3)
@@ -29,15 +31,22 @@ class SiteLesions:
         self.founded = 0.0  # expected lesions founded so far
 
     def step(self, dt: float, founded: float, support: float) -> None:
-        """Grow every cohort over dt days with ``support`` beyond the avascular limit, and add
-        the ``founded`` lesions of this step as a new cohort born mid-step."""
-        if self.count.size:
-            self.lo = lesions.grow(self.lo, dt, support, self.switch, self.p)
-            self.hi = lesions.grow(self.hi, dt, support, self.switch, self.p)
+        """Clear micrometastases, grow every cohort over dt days with ``support`` beyond the
+        avascular limit, and add the ``founded`` lesions of this step as a new cohort."""
+        if self.clearance > 0.0 and self.count.size:  # micrometastases regress
+            small = self.hi < self.switch
+            self.count[small] *= np.exp(-self.clearance * dt)
+        n = self.count.size
+        # one exact growth map for both ends of every cohort, and for a lesion founded at the
+        # start of the step (the largest of the new cohort; the smallest, founded at the end,
+        # has one cell)
+        ends = lesions.grow(
+            np.concatenate((self.lo, self.hi, [0.0])), dt, support, self.switch, self.p
+        )
+        self.lo, self.hi = ends[:n], ends[n : 2 * n]
         if founded > 0.0:
-            lo, hi = lesions.birth_interval(dt, support, self.switch, self.p)
-            self.lo = np.append(self.lo, lo)
-            self.hi = np.append(self.hi, hi)
+            self.lo = np.append(self.lo, 0.0)
+            self.hi = np.append(self.hi, ends[-1])
             self.count = np.append(self.count, founded)
             self.founded += founded
         if self.count.size > self.p.max_cohorts:

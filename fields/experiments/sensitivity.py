@@ -9,12 +9,16 @@ import xarray as xr
 
 from fields.experiments.study import Study
 
+#: Expected lesion numbers below this count as this in log10 (one patient in a million).
+LESION_FLOOR = 1e-6
+
 
 def sensitivity_output(study: Study, ds: xr.Dataset, name: str) -> dict[str, np.ndarray]:
     """Scalar per run for Sobol analysis, labelled 'site/name' or 'name'.
 
     Series use their last value; cell counts (``*_total``, ``tumour_cells``) are analysed as
-    log10(max(count, 1)) because they span many decades; a time that never happens (NaN) counts
+    log10(max(count, 1)) and expected lesions as log10(max(n, 1e-6)) because they span many
+    decades; a time that never happens (NaN) counts
     as the horizon (right-censored), so every run has a finite output.
     """
     da = ds[name]
@@ -24,6 +28,9 @@ def sensitivity_output(study: Study, ds: xr.Dataset, name: str) -> dict[str, np.
         da = da.fillna(study.days)
     if name.endswith("_total") or name == "tumour_cells":
         da = np.log10(np.maximum(da, 1.0))
+        name = f"log10_{name}"
+    elif name.endswith("_lesions"):  # expected numbers of lesions span decades below one too
+        da = np.log10(np.maximum(da, LESION_FLOOR))
         name = f"log10_{name}"
     if "site" in da.dims:
         return {f"{s}/{name}": da.sel(site=s).values for s in ds["site"].values}

@@ -1,10 +1,9 @@
 """Diffusing factors in tissue: their sources and sinks, and the responses they drive.
 
-For a species X with concentration C (pg/mL) in a patch:
+For a species X with concentration C (pg/mL) in a patch, the sink (1/s) and source (pg/mL/s)::
 
-    sink   k(x) = k_decay + a(x) P_X p_site                                  (1/s)
-    source s(x) = a(x) P_X p_site C_plasma + m (sigma_H H + sigma_N n + sigma_site + sigma_0)
-                                                                                   (pg/mL/s)
+    k(x) = k_decay + a(x) P_X p_site
+    s(x) = a(x) P_X p_site C_plasma + m (sigma_H H + sigma_N n + sigma_site + sigma_0)
 
 with a(x) the capillary wall area per tissue volume (1/um), P_X the permeability (um/s), p_site
 the site's permeability factor, m the fraction left active by therapy and sigma_0 the secretion by

@@ -71,12 +71,6 @@ def grow(
     return out
 
 
-def birth_interval(dt: float, support: float, switch: float, p: LesionParameters):
-    """(low, high) log size at the end of a step of the lesions founded (at one cell) during it:
-    from those founded at its end to those founded at its start."""
-    return 0.0, float(grow(np.zeros(1), dt, support, switch, p)[0])
-
-
 def log_cells_at_diameter(diameter_mm: float, cells_per_mm3: float) -> float:
     """ln(cells) of a sphere of ``diameter_mm``."""
     return math.log(math.pi / 6.0 * diameter_mm**3 * cells_per_mm3)
@@ -115,9 +109,17 @@ def fraction_below(x: float, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     return np.clip((x - lo) / np.maximum(hi - lo, _WIDTH), 0.0, 1.0)
 
 
+_CHUNK = 256  # cohorts per block when binning: bounded memory whatever the cohort count
+
+
 def density(lo: np.ndarray, hi: np.ndarray, n: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Expected lesions per unit ln(cells) in each bin (memory linear in the cohorts)."""
-    below = np.array([float(n @ fraction_below(x, lo, hi)) for x in edges])
+    """Expected lesions per unit ln(cells) in each bin."""
+    below = np.zeros(edges.size)
+    for start in range(0, n.size, _CHUNK):
+        part = slice(start, start + _CHUNK)
+        width = np.maximum(hi[part] - lo[part], _WIDTH)
+        share = np.clip((edges[None, :] - lo[part, None]) / width[:, None], 0.0, 1.0)
+        below += n[part] @ share
     return np.diff(below) / np.diff(edges)
 
 

@@ -141,6 +141,7 @@ class MultigridSolve:
     tolerance = 1e-12
     max_iterations = 500
     refinements = 4
+    seed = 0
 
     def __init__(self, matrix: sp.csr_matrix) -> None:
         import pyamg
@@ -148,11 +149,19 @@ class MultigridSolve:
         # FiPy's matrix is negative definite here (diagonal < 0); CG needs positive definite.
         self.sign = -1.0 if matrix.diagonal().mean() < 0.0 else 1.0
         self.matrix = (self.sign * matrix).tocsr()
-        self.hierarchy = pyamg.smoothed_aggregation_solver(self.matrix, symmetry="symmetric")
+        # pyamg estimates spectral radii from random vectors drawn from NumPy's global generator:
+        # draw them from a fixed seed, so the hierarchy (and every result) is the same in every
+        # process, whatever ran before (a poor draw once made CG diverge on a 6^3 mesh)
+        state = np.random.get_state()  # noqa: NPY002 (pyamg draws from the legacy generator)
+        np.random.seed(self.seed)  # noqa: NPY002
+        try:
+            self.hierarchy = pyamg.smoothed_aggregation_solver(self.matrix, symmetry="symmetric")
+        finally:
+            np.random.set_state(state)  # noqa: NPY002
 
     def solve(self, b: np.ndarray) -> np.ndarray:
-        """x with A x = b. The system is solved for b / |b| and scaled back, so a right-hand side
-        of any magnitude (a factor cleared after resection reaches 1e-300) converges alike."""
+        """x with A x = b. The system is solved for b / norm(b) and scaled back, so a right-hand
+        side of any magnitude (a factor cleared after resection reaches 1e-300) converges alike."""
         norm_b = float(np.linalg.norm(b))
         if norm_b == 0.0 or not np.isfinite(norm_b):
             return np.zeros_like(b) if norm_b == 0.0 else np.full_like(b, np.nan)

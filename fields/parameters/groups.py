@@ -312,6 +312,15 @@ class LesionParameters:
         lo=0.0,
         lo_open=True,
     )
+    micrometastasis_clearance_per_day: float = param(
+        0.01,
+        "1/day",
+        "[luzzi1998]: most micrometastases regress; [fidler2015]: hostile soils rarely host "
+        "metastases. Lesions below the avascular limit are cleared at this rate per unit of the "
+        "site's hostility above a permissive soil (hostility 1: none; magnitude assumed)",
+        confidence="assumed",
+        lo=0.0,
+    )
     lethal_burden_cells: float = param(
         1e12,
         "cell",

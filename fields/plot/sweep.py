@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import textwrap
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -53,7 +54,7 @@ def plot_outcome_vs_parameter(
     note = "\nopen markers at the top: never happened (NaN)" if any_missing else ""
     ax.set_title(
         f"{ds.attrs.get('study', 'sweep')}: {output} vs {parameter}{note}\n"
-        f"{ds[output].attrs.get('long_name', '')}",
+        f"{textwrap.fill(ds[output].attrs.get('long_name', ''), 70)}",
         fontsize=8,
     )
     if len(site_list) > 1:
