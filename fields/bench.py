@@ -2,7 +2,7 @@
 
 Two tables, each row measured in its own child process so peak memory is per row:
 
-1. **Solver**: one lung patch, three fields (oxygen, VEGF, TGF-beta) plus the local ODEs, daily
+1. **Solver**: one lung patch, oxygen and every declared factor plus the local ODEs, daily
    steps (backward Euler, dt = 1 day), with fixed plasma levels of a 3 cm primary. Side by side:
 
    (a) ``naive``: FiPy written the way its documentation teaches: ``CellVariable``s, terms with
@@ -346,7 +346,10 @@ def run_benchmark(
     echo(f"machine: {_machine()}")
     echo(f"versions: {_versions()}")
     echo("")
-    echo("Solver: lung patch, oxygen + VEGF + TGF-beta + local ODEs, dt = 1 day (backward Euler)")
+    from fields.parameters import SPECIES_NAMES
+
+    factors = " + ".join(SPECIES_NAMES)
+    echo(f"Solver: lung patch, oxygen + {factors} + local ODEs, dt = 1 day (backward Euler)")
     echo("")
     header = (
         "| case | cells | steps | naive FiPy ms/step | fields ms/step | speed-up | "

@@ -14,13 +14,13 @@ from fields.engine.loop import crossing_time
 from fields.experiments.run import simulate
 from fields.experiments.study import RUN_SCALARS, Study
 from fields.io.attrs import attrs_for
-from fields.model import primary
 from fields.numerics.geometry import Patch
 from fields.parameters import Parameters
 
 DETECTION_CELLS_1E9 = 1e9
 
-#: units and long names of the derived outputs (series reuse the run's CF attributes)
+#: units and long names of the derived outputs (series and the run's own scalars, such as
+#: ``resection_day`` and ``death_day``, reuse the run's CF attributes)
 DERIVED_ATTRS: dict[str, tuple[str, str]] = {
     "diameter_at_first_niche_mm": (
         "mm",
@@ -30,11 +30,13 @@ DERIVED_ATTRS: dict[str, tuple[str, str]] = {
         "um",
         "distance from the capillary wall to the nearest hypoxic tissue, last output (NaN: none)",
     ),
-    "first_outgrowth_days": ("day", "first time to outgrowth over the sites (NaN: none)"),
-    "resection_day": ("day", "day of resection of the primary (NaN: not resected)"),
+    "first_outgrowth_days": (
+        "day",
+        "first day P(detectable metastasis) reaches 0.5 in any site (NaN: none)",
+    ),
     "time_resection_to_outgrowth_days": (
         "day",
-        "time from resection to the first distant outgrowth (NaN: none or no resection)",
+        "time from resection to first_outgrowth_days (NaN: none or no resection)",
     ),
     "time_to_1e9_cells_days": (
         "day",
@@ -58,7 +60,6 @@ DERIVED_ATTRS: dict[str, tuple[str, str]] = {
         "median time from resection to the first detectable metastasis among patients who "
         "relapse within the horizon (NaN: none)",
     ),
-    "death_day": ("day", "first day the total tumour burden reaches the lethal burden (NaN: none)"),
 }
 
 
@@ -86,8 +87,7 @@ def run_outputs(study: Study, params: Parameters, tree: xr.DataTree) -> dict[str
     diameter = tree["tumour_diameter_mm"].values
     values: dict[str, np.ndarray] = {}
     outgrowth = np.array([float(tree[s]["time_to_outgrowth_days"]) for s in study.sites])
-    resect = primary.resection_time(params.primary)
-    resect_day = math.nan if resect is None or resect >= study.days else float(resect)
+    resect_day = float(tree["resection_day"])
     first = float(np.nanmin(outgrowth)) if np.isfinite(outgrowth).any() else math.nan
     for name in study.outputs:
         if name in tree.data_vars:  # systemic series
