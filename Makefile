@@ -24,8 +24,8 @@ test: $(BIN)/fields
 	$(BIN)/ruff check fields tests docs
 	$(BIN)/ruff format --check fields tests docs
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest -q tests
 	$(MAKE) docs
+	$(BIN)/python -m pytest -q tests
 
 # The documentation, warnings as errors; it executes the notebooks in their quick setting.
 docs: $(BIN)/fields

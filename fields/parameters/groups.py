@@ -254,8 +254,9 @@ class DTCParameters:
         1e-7,
         "1/day",
         "assumed: rate at which an activated DTC in a full niche on stiff matrix founds a growing "
-        "lesion; set so that about a quarter of patients resected at 15 mm relapse within 10 "
-        "years ([pan2017], [engel2003]); the cohort calibration replaces it",
+        "lesion; set so that the default patient resected at 15 mm relapses within 10 years "
+        "with a probability (0.18) near the 13-20 % late distant recurrence of T1 patients "
+        "([pan2017]; [engel2003]); the cohort calibration replaces it",
         lo=0.0,
     )
     founding_without_niche: float = param(
