@@ -49,11 +49,6 @@ def source_per_s(
     return exchange * plasma + active_fraction * local
 
 
-def equilibration_time_s(s: SpeciesParameters) -> float:
-    """1/k: how long a factor field takes to settle (s)."""
-    return 1.0 / s.tissue_decay_per_s if s.tissue_decay_per_s > 0 else np.inf
-
-
 def signals(
     factors: Mapping[str, np.ndarray], species: Mapping[str, SpeciesParameters], response: str
 ) -> list[np.ndarray]:
