@@ -108,8 +108,9 @@ def coupling_figure(path: Path) -> None:
         "lox": (0.70, 0.56, "LOX"),
         "stiffness": (0.92, 0.56, "ECM stiffness"),
         "niche": (0.70, 0.32, "niche"),
-        "dtc": (0.42, 0.16, "DTCs: dormant,\nproliferating"),
-        "outgrowth": (0.80, 0.10, "outgrowth"),
+        "dtc": (0.42, 0.16, "solitary DTCs:\ndormant, activated"),
+        "lesions": (0.70, 0.08, "lesions\n(size-structured)"),
+        "outgrowth": (0.92, 0.08, "detection,\nrelapse, death"),
     }
     arrows = [
         ("primary", "plasma"),
