@@ -109,7 +109,7 @@ def fraction_below(x: float, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     return np.clip((x - lo) / np.maximum(hi - lo, _WIDTH), 0.0, 1.0)
 
 
-_CHUNK = 256  # cohorts per block when binning: bounded memory whatever the cohort count
+_CHUNK = 64  # cohorts per block when binning: bounded memory whatever the cohort count
 
 
 def density(lo: np.ndarray, hi: np.ndarray, n: np.ndarray, edges: np.ndarray) -> np.ndarray:
