@@ -124,6 +124,7 @@ def run(
             systemic = loop.systemic(p)
             check_systemic(systemic, t_new)
             arrest = shed * p.dissemination.arrest_fraction / step
+            lesion_series = {}
             for name, model in models.items():
                 model.set_modifiers(mods)
                 model.step(step, loop.plasma, arrest * p.sites[name].dtc_routing_fraction)
@@ -136,13 +137,13 @@ def run(
                     systemic,
                 )
                 check_lesions(name, model.lesions.hi, model.lesions.count, t_new)
-                expected = model.lesions.expected_detectable()
+                lesion_series[name] = model.lesions.series()
+                expected = lesion_series[name]["expected_detectable_lesions"]
                 if math.isnan(loop.outgrowth[name]) and expected >= median:
                     loop.outgrowth[name] = crossing_time(
                         t, t_new, loop.previous_expected[name], expected, median
                     )
                 loop.previous_expected[name] = expected
-            lesion_series = {name: model.lesions.series() for name, model in models.items()}
             outcomes = patient(lesion_series)
             burden = loop.cells + outcomes["metastatic_burden_cells"]
             if math.isnan(loop.death_day) and burden >= lethal:

@@ -123,18 +123,18 @@ class SiteModel:
             self._solve_oxygen()
 
     def _update_stroma(self, plasma: dict[str, float], lox_inhibition: float, dt: float) -> None:
-        s, st = self.state, self.p.stroma
+        s, st, factors = self.state, self.p.stroma, self.factors
         s["lox"] = stroma.update_lox(s["lox"], s["hypoxia"], st, lox_inhibition, dt)
         s["stiffness"] = stroma.update_stiffness(
             s["stiffness"],
             s["lox"],
-            self.factors,
+            factors,
             self.species,
             self.site.baseline_stiffness_kpa,
             st,
             dt,
         )
-        stim = stroma.niche_stimulus(self.factors, plasma, self.species, s["niche"])
+        stim = stroma.niche_stimulus(factors, plasma, self.species, s["niche"])
         s["niche"] = stroma.update_niche(s["niche"], stim, st, dt)
 
     # ---------------------------------------------------------------------- lifecycle
@@ -153,11 +153,12 @@ class SiteModel:
         self._solve_species(plasma, dt)
         self._update_stroma(plasma, self.modifiers.lox_inhibition, dt)
         density = arrivals_per_day / (self.organ_mm3 * self.perivascular_fraction)
+        factors = self.factors
         r = dtc.rates(
             s["stiffness"],
             s["niche"],
             s["hypoxia"],
-            self.factors,
+            factors,
             self.species,
             pd,
             self.site.dtc_hostility,
@@ -175,7 +176,7 @@ class SiteModel:
         mean_rate = np.sum(self.weights * r.founding * 0.5 * (before + s["dtc_proliferating"]))
         founded = float(mean_rate) * self.organ_mm3 * dt
         support = dtc.angiogenic_support(
-            self.factors, self.species, self.site.vessel_cooption, s["niche"]
+            factors, self.species, self.site.vessel_cooption, s["niche"]
         )
         self.lesions.step(dt, founded, float(np.sum(self.weights * support)))
         if "dtc" in self.ops and s["dtc_proliferating"].any():

@@ -22,7 +22,7 @@ from fields.parameters.settings import (
     VesselNormalisation,
 )
 from fields.parameters.sites import SiteParameters
-from fields.parameters.species import RESPONSES, SpeciesParameters
+from fields.parameters.species import SpeciesParameters
 from fields.parameters.tree import Parameters
 from fields.parameters.updates import flatten
 
@@ -33,7 +33,6 @@ SPECIES_NAMES: tuple[str, ...] = catalog()["species"]
 
 __all__ = [
     "GEOMETRIES",
-    "RESPONSES",
     "SITE_NAMES",
     "SPECIES_NAMES",
     "TVDT_PRESETS_DAYS",

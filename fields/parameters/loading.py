@@ -29,10 +29,6 @@ def read_toml(path: str | Path) -> dict[str, Any]:
         raise FieldsInputError(f"parameter file '{path}' is not valid TOML: {exc}") from None
 
 
-#: Tables of a study or cohort file that are not parameters.
-EXPERIMENT_TABLES = ("study", "cohort", "calibration")
-
-
 def load_parameters(path: str | Path) -> Parameters:
     """Parameters from a TOML file (defaults for anything it omits).
 
@@ -43,12 +39,11 @@ def load_parameters(path: str | Path) -> Parameters:
     """
     path = Path(path)
     doc = read_toml(path)
-    experiment = next((t for t in EXPERIMENT_TABLES if t in doc), None)
-    values = doc.get("parameters", {}) if ("parameters" in doc or experiment) else doc
+    values = doc.get("parameters", {}) if ("parameters" in doc or "study" in doc) else doc
     if not isinstance(values, dict):
         raise ParameterError("parameters", values, "a table of parameter groups")
     values = dict(values)
-    meta = doc.get(experiment, {}) if experiment else {}
+    meta = doc.get("study", {})
     base = values.pop("base", None) or (meta.get("base") if isinstance(meta, dict) else None)
     params = Parameters()
     if base is not None:

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from fields.parameters.settings import NEUTRALISING_THERAPIES
 from fields.parameters.spec import REQUIRED, param
 
-RESPONSES = ("niche", "stiffening", "reactivation", "dormancy", "angiogenesis")
 _OFF = "definition: used only when the response is declared"
 
 
