@@ -29,6 +29,10 @@ def __getattr__(name: str):
         from fields.experiments.run import simulate
 
         return simulate
+    if name == "simulate_batch":
+        from fields.experiments.run import simulate_batch
+
+        return simulate_batch
     if name == "sweep":
         from fields.experiments.sweep import sweep
 
@@ -46,5 +50,6 @@ __all__ = [
     "__version__",
     "load_parameters",
     "simulate",
+    "simulate_batch",
     "sweep",
 ]

@@ -216,7 +216,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from fields import bench
+    from fields import bench, bench_batch
     from fields.core.files import atomic_path, check_output_folder
 
     if args.markdown and not args.markdown.lower().endswith(".md"):
@@ -227,11 +227,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
         check_output_folder(Path(args.markdown))  # before minutes of benchmarking
     if args.quick:
         solver_cases, target_cases = bench.QUICK_SOLVER_CASES, bench.QUICK_TARGET_CASES
+        batch_cases = bench_batch.QUICK_CASES
     else:
         solver_cases, target_cases = bench.SOLVER_CASES, bench.TARGET_CASES
+        batch_cases = bench_batch.CASES
     if args.only:
         wanted = set(args.only)
-        known = {c.label for c in solver_cases} | {c.label for c in target_cases}
+        known = {c.label for c in (*solver_cases, *target_cases, *batch_cases)}
         unknown = sorted(wanted - known)
         if unknown:
             raise FieldsInputError(
@@ -239,6 +241,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             )
         solver_cases = [c for c in solver_cases if c.label in wanted]
         target_cases = [c for c in target_cases if c.label in wanted]
+        batch_cases = [c for c in batch_cases if c.label in wanted]
     lines: list[str] = []
 
     def echo(line: str) -> None:
@@ -246,6 +249,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         print(line, flush=True)
 
     bench.run_benchmark(solver_cases, target_cases, echo=echo)
+    bench_batch.run_batch_benchmark(batch_cases, bench._in_child, echo=echo)
     if args.markdown:
         with atomic_path(Path(args.markdown)) as tmp:
             Path(tmp).write_text("\n".join(lines) + "\n", encoding="utf-8")

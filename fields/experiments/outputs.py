@@ -9,13 +9,17 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from fields.core.errors import FieldsInputError
+from fields.engine.batch import run_batch
 from fields.engine.inputs import site_patches
 from fields.engine.loop import crossing_time
 from fields.experiments.run import simulate
 from fields.experiments.study import RUN_SCALARS, Study
 from fields.io.attrs import attrs_for
+from fields.io.tree import build_tree
 from fields.numerics.geometry import Patch
 from fields.parameters import Parameters
+from fields.parameters.batch import ParameterBatch
 
 DETECTION_CELLS_1E9 = 1e9
 
@@ -179,3 +183,42 @@ def run_one(study: Study, index: int, updates: dict[str, Any]) -> dict[str, Any]
         return {"index": index, "ok": True, "values": run_outputs(study, params, tree)}
     except Exception as exc:  # isolate the failure; the sweep goes on
         return {"index": index, "ok": False, "error": f"{type(exc).__name__}: {exc}"}
+
+
+def run_chunk(study: Study, indices: list[int], designs: list[dict[str, Any]]) -> list[dict]:
+    """Several runs of a study on a worker, as one batch when they can share one (Krogh, only
+    numbers varied); otherwise, or for parameter errors, one by one. Never raises."""
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    if study.geometry != "krogh":
+        return [run_one(study, i, u) for i, u in zip(indices, designs, strict=True)]
+    try:  # even one run goes through the batch: results do not depend on the worker count
+        params = [study.parameters_for(u) for u in designs]
+        batch = ParameterBatch.from_sets(params)
+    except FieldsInputError:
+        return [run_one(study, i, u) for i, u in zip(indices, designs, strict=True)]
+    try:
+        record = run_batch(
+            batch,
+            sites=list(study.sites),
+            days=study.days,
+            geometry=study.geometry,
+            seed=study.seed,
+            output_every_days=study.output_every_days,
+            store_fields=study.needs_fields,
+        )
+    except Exception as exc:  # the whole batch failed: every run says why
+        message = f"{type(exc).__name__}: {exc}"
+        return [{"index": i, "ok": False, "error": message} for i in indices]
+    results = []
+    for j, i in enumerate(indices):
+        if j in record.errors:
+            results.append(
+                {"index": i, "ok": False, "error": f"NumericalError: {record.errors[j]}"}
+            )
+            continue
+        try:
+            tree = build_tree(record.run_record(j))
+            results.append({"index": i, "ok": True, "values": run_outputs(study, params[j], tree)})
+        except Exception as exc:
+            results.append({"index": i, "ok": False, "error": f"{type(exc).__name__}: {exc}"})
+    return results

@@ -1,4 +1,5 @@
-"""Parameter sweeps on Dask: one run per task, a resumable zarr store, Sobol indices.
+"""Parameter sweeps on Dask: a run (or a batch of Krogh runs) per task, a resumable zarr store,
+Sobol indices.
 
 ``sweep(study, store=..., client=None)`` runs every design point of a study with
 :func:`fields.simulate` and returns one ``xarray.Dataset`` with a ``run`` dimension, the varied
@@ -29,7 +30,7 @@ import numpy as np
 import xarray as xr
 
 from fields.core.errors import FieldsInputError
-from fields.experiments.outputs import run_one
+from fields.experiments.outputs import run_chunk
 from fields.experiments.sensitivity import sobol_indices
 from fields.experiments.store import STATUS_DONE, MemoryStore, RunStore, failed_runs, template
 from fields.experiments.study import Study, load_study
@@ -120,13 +121,15 @@ def sweep(
         bar = _progress(len(design), len(design) - len(pending), progress)
         if bar is not None:
             stack.callback(bar.close)
+        chunks = _chunks(study, pending, workers, executor)
         if pending and executor is None:
-            for i in pending:
-                target.write(run_one(study, i, design[i]))
-                if bar is not None:
-                    bar.update(1)
+            for chunk in chunks:
+                for result in run_chunk(study, chunk, [design[i] for i in chunk]):
+                    target.write(result)
+                    if bar is not None:
+                        bar.update(1)
         elif pending:
-            _run_distributed(executor, study, design, pending, target, bar)
+            _run_distributed(executor, study, design, chunks, target, bar)
     elapsed = time.perf_counter() - started
     result = target.load()
     failed = failed_runs(result)
@@ -146,25 +149,52 @@ def sweep(
     return result
 
 
-def _run_distributed(client, study, design, pending, target, bar) -> None:
+#: most runs of a Krogh study in one batch (a Dask task); more cost memory, not speed
+BATCH_RUNS = 256
+
+
+def _chunks(
+    study: Study, pending: list[int], workers: int | None, executor: Any
+) -> list[list[int]]:
+    """The runs of each task: one per task, or for Krogh studies batches that give every
+    worker about two tasks (so a lost worker costs at most one batch)."""
+    if study.geometry != "krogh" or not pending:
+        return [[i] for i in pending]
+    n_workers = 1
+    if executor is not None:
+        n_workers = max(len(executor.scheduler_info().get("workers", {})), 1)
+    size = max(1, min(BATCH_RUNS, -(-len(pending) // (2 * n_workers))))
+    return [pending[k : k + size] for k in range(0, len(pending), size)]
+
+
+def _run_distributed(client, study, design, chunks, target, bar) -> None:
     from dask.distributed import as_completed
 
     study_future = client.scatter(study, broadcast=True)
     tag = study.fingerprint()
     futures = {
-        client.submit(run_one, study_future, i, design[i], key=f"fields-{tag}-{i}", pure=False): i
-        for i in pending
+        client.submit(
+            run_chunk,
+            study_future,
+            chunk,
+            [design[i] for i in chunk],
+            key=f"fields-{tag}-{chunk[0]}-{len(chunk)}",
+            pure=False,
+        ): chunk
+        for chunk in chunks
     }
     for future in as_completed(futures):
-        i = futures[future]
+        chunk = futures[future]
         try:
-            result = future.result()
+            results = future.result()
         except Exception as exc:  # the worker died (e.g. out of memory), not the model
-            result = {"index": i, "ok": False, "error": f"{type(exc).__name__}: {exc}"}
-        target.write(result)
+            message = f"{type(exc).__name__}: {exc}"
+            results = [{"index": i, "ok": False, "error": message} for i in chunk]
+        for result in results:
+            target.write(result)
+            if bar is not None:
+                bar.update(1)
         future.release()
-        if bar is not None:
-            bar.update(1)
 
 
 # -------------------------------------------------------------------------- sensitivity

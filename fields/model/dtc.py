@@ -64,7 +64,7 @@ def rates(
     soil = p.founding_without_niche + (1.0 - p.founding_without_niche) * niche
     founding = p.founding_per_day * soil * 0.5 * (stiff + (1.0 - hyp))
     death_p = p.proliferating_death_per_day * hostility * (1.0 - p.niche_protection * niche)
-    death_q = np.full_like(stiffness, p.dormant_death_per_day * hostility)
+    death_q = np.zeros_like(stiffness) + p.dormant_death_per_day * hostility
     return DTCRates(reactivation, dormancy, death_q, death_p, founding)
 
 
@@ -132,6 +132,15 @@ def linear2_exact(
     return y1, y2
 
 
+def system(arrivals: np.ndarray, r: DTCRates, dormant_fraction: float) -> tuple[np.ndarray, ...]:
+    """(a11, a12, a21, a22, b1, b2) of the linear (Q, P) system x' = M x + b (1/day, cells/mm^3/day)."""
+    a11 = -(r.reactivation + r.death_dormant)
+    a12 = r.dormancy
+    a21 = r.reactivation
+    a22 = -(r.dormancy + r.death_proliferating + r.founding)
+    return a11, a12, a21, a22, dormant_fraction * arrivals, (1.0 - dormant_fraction) * arrivals
+
+
 def update(
     dormant: np.ndarray,
     proliferating: np.ndarray,
@@ -141,19 +150,5 @@ def update(
     dt: float,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Exact step of the (Q, P) system over dt days with rates frozen; both stay >= 0."""
-    a11 = -(r.reactivation + r.death_dormant)
-    a12 = r.dormancy
-    a21 = r.reactivation
-    a22 = -(r.dormancy + r.death_proliferating + r.founding)
-    q, p = linear2_exact(
-        a11,
-        a12,
-        a21,
-        a22,
-        dormant_fraction * arrivals,
-        (1.0 - dormant_fraction) * arrivals,
-        dormant,
-        proliferating,
-        dt,
-    )
+    q, p = linear2_exact(*system(arrivals, r, dormant_fraction), dormant, proliferating, dt)
     return np.maximum(q, 0.0), np.maximum(p, 0.0)

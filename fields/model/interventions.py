@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from fields.parameters import InterventionParameters, SpeciesParameters, TherapyWindow
 from fields.parameters.settings import THERAPIES, VesselNormalisation
 
@@ -32,23 +34,32 @@ class Modifiers:
         return 1.0 - getattr(self, species.blocked_by)
 
 
-def is_active(window: TherapyWindow | VesselNormalisation, t: float) -> bool:
-    """True for start_day <= t < end_day (no end: until the end of the run)."""
-    if window.start_day is None or t < window.start_day:
+def is_active(window: TherapyWindow | VesselNormalisation, t):
+    """True for start_day <= t < end_day (no end: until the end of the run); arrays broadcast."""
+    if window.start_day is None:
         return False
-    return window.end_day is None or t < window.end_day
+    on = np.asarray(t) >= window.start_day
+    if window.end_day is not None:
+        on = on & (np.asarray(t) < window.end_day)
+    return bool(on) if np.ndim(on) == 0 else on
 
 
-def modifiers_at(iv: InterventionParameters, t: float) -> Modifiers:
-    """The multipliers in force at day t."""
+def _pick(on, value, off: float):
+    if np.ndim(on) == 0 and np.ndim(value) == 0:
+        return value if on else off
+    return np.where(on, value, off)
+
+
+def modifiers_at(iv: InterventionParameters, t) -> Modifiers:
+    """The multipliers in force at day t (a batch: t and the result's fields are arrays)."""
     vn = iv.vessel_normalisation
     normalised = is_active(vn, t)
     return Modifiers(
-        anti_vegf=iv.anti_vegf.efficacy if is_active(iv.anti_vegf, t) else 0.0,
-        tgfb_blockade=iv.tgfb_blockade.efficacy if is_active(iv.tgfb_blockade, t) else 0.0,
-        lox_inhibition=iv.lox_inhibition.efficacy if is_active(iv.lox_inhibition, t) else 0.0,
-        permeability_factor=vn.permeability_factor if normalised else 1.0,
-        po2_factor=vn.po2_factor if normalised else 1.0,
+        anti_vegf=_pick(is_active(iv.anti_vegf, t), iv.anti_vegf.efficacy, 0.0),
+        tgfb_blockade=_pick(is_active(iv.tgfb_blockade, t), iv.tgfb_blockade.efficacy, 0.0),
+        lox_inhibition=_pick(is_active(iv.lox_inhibition, t), iv.lox_inhibition.efficacy, 0.0),
+        permeability_factor=_pick(normalised, vn.permeability_factor, 1.0),
+        po2_factor=_pick(normalised, vn.po2_factor, 1.0),
     )
 
 

@@ -32,12 +32,12 @@ def _rate(p: LesionParameters) -> float:
     r = p.growth_rate_per_day
     if p.growth_law == "exponential":
         return r
-    return r / math.log(p.carrying_capacity_cells / p.reference_cells)
+    return r / np.log(p.carrying_capacity_cells / p.reference_cells)
 
 
 def _advance(s: np.ndarray, rate: np.ndarray | float, dt: float, p: LesionParameters):
     """Exact log size after dt at a constant rate constant (no switch crossed)."""
-    ln_k = math.log(p.carrying_capacity_cells)
+    ln_k = np.log(p.carrying_capacity_cells)
     if p.growth_law == "exponential":
         return np.minimum(s + rate * dt, ln_k)
     return ln_k - (ln_k - s) * np.exp(-rate * dt)
@@ -45,7 +45,7 @@ def _advance(s: np.ndarray, rate: np.ndarray | float, dt: float, p: LesionParame
 
 def _time_to(s: np.ndarray, target: float, rate: float, p: LesionParameters) -> np.ndarray:
     """Days for cohorts below ``target`` to reach it at a constant rate constant (inf if never)."""
-    ln_k = math.log(p.carrying_capacity_cells)
+    ln_k = np.log(p.carrying_capacity_cells)
     with np.errstate(divide="ignore", invalid="ignore"):
         if p.growth_law == "exponential":
             t = (target - s) / rate
@@ -54,26 +54,26 @@ def _time_to(s: np.ndarray, target: float, rate: float, p: LesionParameters) -> 
     return np.where(rate > 0.0, t, np.inf)
 
 
-def grow(
-    s: np.ndarray, dt: float, support: float, switch: float, p: LesionParameters
-) -> np.ndarray:
+def grow(s: np.ndarray, dt, support, switch, p: LesionParameters) -> np.ndarray:
     """Log sizes after dt days: full rate below the avascular limit ``switch`` (ln cells),
-    ``support`` times the rate above it, the crossing handled exactly."""
+    ``support`` times the rate above it, the crossing handled exactly. Arguments broadcast
+    (one run: vectors; a batch: (runs, cohorts) with (runs, 1) parameters)."""
     rate = _rate(p)
-    below = s < switch
     out = _advance(s, rate * support, dt, p)
-    if below.any():
-        t_hit = _time_to(s[below], switch, rate, p)
-        fast = _advance(s[below], rate, dt, p)
-        rest = np.maximum(dt - t_hit, 0.0)
-        crossed = _advance(np.full_like(fast, switch), rate * support, rest, p)
-        out[below] = np.where(t_hit >= dt, fast, crossed)
+    below = s < switch
+    if np.any(below):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t_hit = _time_to(s, switch, rate, p)
+            fast = _advance(s, rate, dt, p)
+            rest = np.maximum(dt - t_hit, 0.0)
+            crossed = _advance(np.zeros_like(s) + switch, rate * support, rest, p)
+        out = np.where(below, np.where(t_hit >= dt, fast, crossed), out)
     return out
 
 
-def log_cells_at_diameter(diameter_mm: float, cells_per_mm3: float) -> float:
+def log_cells_at_diameter(diameter_mm, cells_per_mm3):
     """ln(cells) of a sphere of ``diameter_mm``."""
-    return math.log(math.pi / 6.0 * diameter_mm**3 * cells_per_mm3)
+    return np.log(math.pi / 6.0 * diameter_mm**3 * cells_per_mm3)
 
 
 def merge_closest(

@@ -21,34 +21,40 @@ import numpy as np
 from fields.parameters import DisseminationParameters, PrimaryParameters, SpeciesParameters
 
 
-def grow(cells: float, dt_days: float, p: PrimaryParameters) -> float:
-    """Tumour cells after ``dt_days`` of growth from ``cells`` (closed form)."""
-    if cells <= 0.0:
-        return 0.0
+def grow(cells, dt_days, p: PrimaryParameters):
+    """Tumour cells after ``dt_days`` of growth from ``cells`` (closed form; arrays broadcast)."""
+    cells = np.asarray(cells, dtype=float)
     rho = p.growth_rate_per_day
-    if p.growth_law == "exponential":
-        return cells * math.exp(rho * dt_days)
-    big_k = p.carrying_capacity_cells
-    if cells >= big_k:
-        return big_k
-    a = rho / math.log(big_k / p.reference_cells)
-    return big_k * math.exp(math.log(cells / big_k) * math.exp(-a * dt_days))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if p.growth_law == "exponential":
+            out = cells * np.exp(rho * dt_days)
+        else:
+            big_k = p.carrying_capacity_cells
+            a = rho / np.log(big_k / p.reference_cells)
+            out = big_k * np.exp(np.log(cells / big_k) * np.exp(-a * dt_days))
+            out = np.where(cells >= big_k, big_k, out)
+    return _same(np.where(cells > 0.0, out, 0.0))
 
 
-def time_to_reach(cells: float, target: float, p: PrimaryParameters) -> float:
+def _same(x: np.ndarray):
+    """A float for a scalar result, the array otherwise."""
+    return float(x) if np.ndim(x) == 0 else x
+
+
+def time_to_reach(cells, target, p: PrimaryParameters):
     """Days of growth from ``cells`` until ``target`` cells (0 if already there, inf if never)."""
-    if target <= cells:
-        return 0.0
-    if cells <= 0.0:
-        return math.inf
+    cells, target = np.asarray(cells, dtype=float), np.asarray(target, dtype=float)
     rho = p.growth_rate_per_day
-    if p.growth_law == "exponential":
-        return math.log(target / cells) / rho
-    big_k = p.carrying_capacity_cells
-    if target >= big_k:
-        return math.inf
-    a = rho / math.log(big_k / p.reference_cells)
-    return -math.log(math.log(target / big_k) / math.log(cells / big_k)) / a
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if p.growth_law == "exponential":
+            t = np.log(target / cells) / rho
+        else:
+            big_k = p.carrying_capacity_cells
+            a = rho / np.log(big_k / p.reference_cells)
+            t = -np.log(np.log(target / big_k) / np.log(cells / big_k)) / a
+            t = np.where(target >= big_k, np.inf, t)
+    t = np.where(cells <= 0.0, np.inf, t)
+    return _same(np.where(target <= cells, 0.0, t))
 
 
 def diameter_mm(cells: float | np.ndarray, p: PrimaryParameters) -> float | np.ndarray:
@@ -63,16 +69,19 @@ def cells_at_diameter(diameter: float, p: PrimaryParameters) -> float:
     return math.pi / 6.0 * diameter**3 * p.cells_per_mm3
 
 
-def resection_time(p: PrimaryParameters) -> float | None:
+def resection_time(p: PrimaryParameters):
     """Day of resection: the earlier of ``resection_day`` and reaching ``resection_diameter_mm``."""
-    times = []
+    t = np.inf
     if p.resection_day is not None:
-        times.append(p.resection_day)
+        t = np.minimum(t, p.resection_day)
     if p.resection_diameter_mm is not None:
-        t = time_to_reach(p.initial_cells, cells_at_diameter(p.resection_diameter_mm, p), p)
-        if math.isfinite(t):
-            times.append(t)
-    return min(times) if times else None
+        t = np.minimum(
+            t, time_to_reach(p.initial_cells, cells_at_diameter(p.resection_diameter_mm, p), p)
+        )
+    out = _same(np.asarray(t, dtype=float))
+    if np.ndim(out) == 0:  # one run: None when never resected; a batch: inf
+        return out if math.isfinite(out) else None
+    return out
 
 
 def onset_time(p: PrimaryParameters, d: DisseminationParameters) -> float:
@@ -80,56 +89,41 @@ def onset_time(p: PrimaryParameters, d: DisseminationParameters) -> float:
     return time_to_reach(p.initial_cells, cells_at_diameter(d.onset_diameter_mm, p), p)
 
 
-def local_rate(n0: float, n1: float, dt: float) -> float:
+def local_rate(n0, n1, dt):
     """Exponential rate that takes n0 to n1 over dt (the in-step growth model)."""
-    if n0 <= 0.0 or n1 <= 0.0 or dt <= 0.0:
-        return 0.0
-    return math.log(n1 / n0) / dt
+    n0, n1, dt = (np.asarray(x, dtype=float) for x in (n0, n1, dt))
+    ok = (n0 > 0.0) & (n1 > 0.0) & (dt > 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = np.log(n1 / n0) / dt
+    return _same(np.where(ok, rate, 0.0))
 
 
-def integral_cells(n0: float, n1: float, dt: float) -> float:
+def integral_cells(n0, n1, dt):
     """Cell-days over a step, exact for exponential growth between n0 and n1."""
-    lam = local_rate(n0, n1, dt)
-    if lam == 0.0:
-        return n0 * dt
-    return n0 * math.expm1(lam * dt) / lam
+    lam = np.asarray(local_rate(n0, n1, dt))
+    safe = np.where(lam == 0.0, 1.0, lam)
+    return _same(np.where(lam == 0.0, n0 * dt, n0 * np.expm1(lam * dt) / safe))
 
 
-def advance_plasma(
-    conc: float,
-    n0: float,
-    n1: float,
-    dt: float,
-    s: SpeciesParameters,
-    active_fraction: float = 1.0,
-) -> float:
+def advance_plasma(conc, n0, n1, dt, s: SpeciesParameters, active_fraction=1.0):
     """Plasma concentration (pg/mL) after dt days, for tumour cells going from n0 to n1.
 
     Linear law: exact for N growing exponentially across the step. Saturating law: exact for
     the tumour source varying linearly in time across the step (its error is second order in
-    dt, and clearance in minutes makes it negligible over days)."""
+    dt, and clearance in minutes makes it negligible over days). Arrays broadcast (dt > 0)."""
     k = s.plasma_clearance_per_day
     m = active_fraction
     base = m * s.plasma_baseline_pg_per_ml
-    decay = math.exp(-k * dt)
+    decay = np.exp(-k * dt)
     out = base + (conc - base) * decay
     if s.plasma_source_law == "linear":
-        if n0 > 0.0:
-            lam = local_rate(n0, n1, dt)
-            out += (
-                m
-                * s.plasma_secretion_per_cell_per_day
-                * n0
-                * (math.exp(lam * dt) - decay)
-                / (lam + k)
-            )
-        return out
+        lam = local_rate(n0, n1, dt)
+        rise = m * s.plasma_secretion_per_cell_per_day * n0 * (np.exp(lam * dt) - decay)
+        return _same(out + np.where(np.asarray(n0) > 0.0, rise / (lam + k), 0.0))
     s0, s1 = m * s.plasma_source_per_day(n0), m * s.plasma_source_per_day(n1)
-    if dt <= 0.0:
-        return out
-    e1 = -math.expm1(-k * dt) / k  # int_0^dt e^{-k(dt - tau)} dtau
+    e1 = -np.expm1(-k * dt) / k  # int_0^dt e^{-k(dt - tau)} dtau
     e2 = dt / k - e1 / k  # int_0^dt e^{-k(dt - tau)} tau dtau
-    return out + s0 * e1 + (s1 - s0) / dt * e2
+    return _same(out + s0 * e1 + (s1 - s0) / dt * e2)
 
 
 def plasma_steady_state(cells: float, s: SpeciesParameters, active_fraction: float = 1.0) -> float:
@@ -139,19 +133,16 @@ def plasma_steady_state(cells: float, s: SpeciesParameters, active_fraction: flo
     )
 
 
-def shed_rate(cells: float, p: PrimaryParameters, d: DisseminationParameters) -> float:
+def shed_rate(cells, p: PrimaryParameters, d: DisseminationParameters):
     """Cells shed into the blood per day (only above the onset diameter)."""
-    if cells <= 0.0 or diameter_mm(cells, p) < d.onset_diameter_mm * (1.0 - 1e-12):
-        return 0.0
+    cells = np.asarray(cells, dtype=float)
+    above = diameter_mm(cells, p) >= d.onset_diameter_mm * (1.0 - 1e-12)
     grams = cells / (p.cells_per_mm3 * 1000.0)  # 1 cm^3 ~ 1 g
-    return d.shed_cells_per_g_per_day * grams
+    return _same(np.where((cells > 0.0) & above, d.shed_cells_per_g_per_day * grams, 0.0))
 
 
-def shed_cells(
-    n0: float, n1: float, dt: float, p: PrimaryParameters, d: DisseminationParameters
-) -> float:
+def shed_cells(n0, n1, dt, p: PrimaryParameters, d: DisseminationParameters):
     """Cells shed during a step (the step never straddles the onset: it is an event)."""
-    if shed_rate(n0, p, d) == 0.0:
-        return 0.0
     grams_per_cell = 1.0 / (p.cells_per_mm3 * 1000.0)
-    return d.shed_cells_per_g_per_day * grams_per_cell * integral_cells(n0, n1, dt)
+    shed = d.shed_cells_per_g_per_day * grams_per_cell * integral_cells(n0, n1, dt)
+    return _same(np.where(np.asarray(shed_rate(n0, p, d)) == 0.0, 0.0, shed))

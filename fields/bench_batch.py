@@ -1,0 +1,131 @@
+"""The batched-engine rows of ``fields bench``: a Krogh sweep as batches vs the per-run path.
+
+Each row runs in its own spawned process. The batched figure is the wall time of
+:func:`fields.sweep` on a LocalCluster of ``workers`` processes (cluster start included). The
+per-run figure times ``per_run_sample`` of the same runs through the per-run engine in one
+process and scales to all runs on the same number of workers (a full per-run sweep of 1,000 runs
+takes a quarter of an hour); the ratio of the two is the speed-up. Memory per run is the
+tracemalloc peak of one in-process batch divided by its runs.
+"""
+
+from __future__ import annotations
+
+import time
+import tracemalloc
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class BatchCase:
+    """One row: ``runs`` Krogh runs of ``days`` over ``sites``."""
+
+    label: str
+    runs: int
+    sites: tuple[str, ...]
+    days: float
+    workers: int
+    per_run_sample: int
+    target: str
+
+
+CASES = (
+    BatchCase(
+        "1000-run Krogh sweep (4 sites, 3650 d)",
+        1000,
+        ("lung", "liver", "bone_marrow", "brain"),
+        3650.0,
+        2,
+        12,
+        "<= 30 s and >= 6x the per-run path",
+    ),
+)
+QUICK_CASES = (BatchCase("16-run Krogh sweep (lung, 365 d)", 16, ("lung",), 365.0, 0, 2, "-"),)
+
+
+def _study(case: BatchCase):
+    from fields.experiments.study import study_from_dict
+
+    side = int(np.ceil(np.sqrt(case.runs)))
+    tvdt = np.linspace(60.0, 240.0, side)
+    diameter = np.linspace(10.0, 60.0, -(-case.runs // side))
+    return study_from_dict(
+        {
+            "study": {
+                "name": "bench_batch",
+                "description": "batched-engine benchmark",
+                "sites": list(case.sites),
+                "geometry": "krogh",
+                "days": case.days,
+                "output_every_days": 30.0,
+                "seed": 0,
+                "sampling": "grid",
+                "outputs": ["p_relapse_10_years", "death_day"],
+            },
+            "vary": {
+                "primary.tvdt_days": {"values": tvdt.tolist()},
+                "primary.resection_diameter_mm": {"values": diameter.tolist()},
+            },
+        }
+    )
+
+
+def _measure(case: BatchCase) -> dict[str, float]:
+    from fields.engine.batch import run_batch
+    from fields.engine.loop import run
+    from fields.experiments.sweep import sweep
+    from fields.parameters.batch import ParameterBatch
+
+    study = _study(case)
+    design = study.design()[: case.runs]
+    params = [study.parameters_for(u) for u in design]
+    # warm-up: compile the kernels and build the patches outside the timed runs
+    run_batch(ParameterBatch.from_sets(params[:2]), sites=case.sites, days=30.0, geometry="krogh")
+    picks = np.linspace(0, len(params) - 1, case.per_run_sample).astype(int)
+    t0 = time.perf_counter()
+    for i in picks:
+        run(params[i], sites=case.sites, days=case.days, geometry="krogh", store_fields=False)
+    per_run_s = (time.perf_counter() - t0) / len(picks)
+    t0 = time.perf_counter()
+    result = sweep(study, workers=case.workers, progress=False)
+    batched_s = time.perf_counter() - t0
+    failed = int((result["status"] != 1).sum())
+    sample = ParameterBatch.from_sets(params[: min(len(params), 64)])
+    tracemalloc.start()
+    run_batch(sample, sites=case.sites, days=case.days, geometry="krogh", keep="series")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return {
+        "runs": len(study.design()),
+        "batched_s": batched_s,
+        "per_run_s": per_run_s * len(study.design()) / max(case.workers, 1),
+        "mib_per_run": peak / 2**20 / sample.size,
+        "failed": failed,
+    }
+
+
+def run_batch_benchmark(
+    cases: Sequence[BatchCase], in_child: Callable, echo: Callable[[str], None] = print
+) -> list[dict[str, object]]:
+    """Measure the batched rows; ``in_child`` runs a function in a fresh process."""
+    if not cases:
+        return []
+    echo("")
+    echo("Batched engine: Krogh sweeps as batches (one Dask task per batch) vs the per-run path")
+    echo("")
+    echo(
+        "| case | runs | batched wall s | per-run path s (scaled) | speed-up | MiB per run | target |"
+    )
+    echo("|---|---:|---:|---:|---:|---:|---|")
+    rows = []
+    for case in cases:
+        r = in_child(_measure, case)
+        row = {"case": case.label, **r, "speedup": r["per_run_s"] / r["batched_s"]}
+        rows.append(row)
+        echo(
+            f"| {case.label} | {r['runs']} | {r['batched_s']:.1f} | {r['per_run_s']:.0f} | "
+            f"{row['speedup']:.1f}x | {r['mib_per_run']:.2f} | {case.target} |"
+        )
+    return rows

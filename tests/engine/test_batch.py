@@ -1,0 +1,140 @@
+"""The batched engine against the per-run engine: every output of every run, to 1e-8 relative."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import fields
+from fields.core.errors import FieldsInputError, ParameterError
+from fields.engine.batch import run_batch
+from fields.parameters import Parameters
+from fields.parameters.batch import ParameterBatch
+
+SITES = ["lung", "liver", "kidney"]  # a permissive, a co-opting and a hostile (clearing) soil
+DAYS = 1460.0
+RTOL = 1e-8
+
+
+def _base() -> Parameters:
+    """Therapy windows and vessel normalisation inside the horizon: events differ per run."""
+    return Parameters().with_updates(
+        {
+            "interventions.anti_vegf.start_day": 400.0,
+            "interventions.anti_vegf.end_day": 1000.0,
+            "interventions.vessel_normalisation.start_day": 500.0,
+            "interventions.vessel_normalisation.end_day": 900.0,
+        }
+    )
+
+
+def _design(n: int, seed: int = 20261130) -> dict[str, np.ndarray]:
+    """A seeded random design over the parameters each part of the model reads."""
+    rng = np.random.default_rng(seed)
+    return {
+        "primary.tvdt_days": rng.uniform(40.0, 200.0, n),
+        "primary.resection_diameter_mm": rng.uniform(8.0, 45.0, n),
+        "dissemination.onset_diameter_mm": rng.uniform(0.5, 4.0, n),
+        "dtc.founding_per_day": 10 ** rng.uniform(-7.0, -4.5, n),
+        "dtc.reactivation_max_per_day": 10 ** rng.uniform(-4.0, -2.0, n),
+        "lesions.tvdt_days": rng.uniform(40.0, 160.0, n),
+        "stroma.niche_formation_per_day": 10 ** rng.uniform(-2.0, 0.0, n),
+        "species.vegf.diffusivity_um2_per_s": rng.uniform(50.0, 150.0, n),
+        "species.tgfb.plasma_half_life_min": rng.uniform(2.0, 10.0, n),
+        "sites.kidney.dtc_hostility": rng.uniform(1.0, 3.0, n),
+        "interventions.anti_vegf.start_day": rng.uniform(100.0, 900.0, n),
+        "interventions.anti_vegf.efficacy": rng.uniform(0.2, 1.0, n),
+    }
+
+
+def _close(a: np.ndarray, b: np.ndarray) -> float:
+    """max|a - b| / max|a| over a variable (norm-wise relative difference: a field that spans
+    ten decades differs by round-off relative to its own scale, not to its smallest values)."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    assert np.array_equal(np.isnan(a), np.isnan(b))
+    ok = ~np.isnan(a)
+    if not ok.any():
+        return 0.0
+    scale = float(np.max(np.abs(a[ok])))
+    diff = float(np.max(np.abs(a[ok] - b[ok])))
+    return diff / scale if scale > 0.0 else diff
+
+
+@pytest.fixture(scope="module")
+def batch_and_trees():
+    batch = ParameterBatch(_base(), _design(64))
+    trees = fields.simulate_batch(
+        batch, sites=SITES, days=DAYS, geometry="krogh", output_every_days=60.0
+    )
+    return batch, trees
+
+
+@pytest.mark.parametrize("block", range(4))
+def test_every_output_matches_the_per_run_engine(batch_and_trees, block):
+    """64 random parameter sets (16 per block): every variable of every node to 1e-8."""
+    batch, trees = batch_and_trees
+    worst = 0.0
+    for i in range(16 * block, 16 * block + 16):
+        alone = fields.simulate(
+            batch.member(i), sites=SITES, days=DAYS, geometry="krogh", output_every_days=60.0
+        )
+        together = trees[i]
+        for node in alone.subtree:
+            other = together[node.path]
+            for name, var in node.dataset.data_vars.items():
+                worst = max(worst, _close(var.values, other.dataset[name].values))
+    assert worst <= RTOL, worst
+
+
+def test_a_run_is_the_same_in_any_batch_at_any_position(batch_and_trees):
+    batch, trees = batch_and_trees
+    picked = [40, 3, 17]
+    record = run_batch(
+        batch.take(picked), sites=SITES, days=DAYS, geometry="krogh", output_every_days=60.0
+    )
+    for j, i in enumerate(picked):
+        for key, values in record.systemic.items():
+            np.testing.assert_array_equal(values[j], trees[i][key].values)
+        for site in SITES:
+            np.testing.assert_array_equal(
+                record.site_series[site]["metastasis_cells"][j],
+                trees[i][site]["metastasis_cells"].values,
+            )
+
+
+def test_numpy_kernels_match_the_compiled_ones(monkeypatch):
+    batch = ParameterBatch(_base(), _design(6, seed=7))
+    args = {"sites": SITES, "days": DAYS, "geometry": "krogh", "output_every_days": 60.0}
+    compiled = run_batch(batch, **args)
+    monkeypatch.setenv("FIELDS_KERNELS", "numpy")
+    plain = run_batch(batch, **args)
+    for key, values in compiled.systemic.items():
+        assert _close(plain.systemic[key], values) <= 1e-10, key
+    for site in SITES:
+        for key, values in compiled.site_series[site].items():
+            assert _close(plain.site_series[site][key], values) <= 1e-10, (site, key)
+
+
+def test_steps_are_reported_and_runs_leave_the_batch():
+    base = Parameters().with_updates({"primary.resection_diameter_mm": 15.0})
+    batch = ParameterBatch(base, {"primary.tvdt_days": [60.0, 200.0]})
+    record = run_batch(batch, sites=["lung"], days=3650.0, geometry="krogh")
+    assert (record.steps > 0).all()
+    assert record.steps[0] != record.steps[1]  # each run keeps its own events and steps
+    assert np.isfinite(record.systemic["tumour_cells"]).all()
+
+
+def test_bad_batches_are_one_clear_error():
+    with pytest.raises(ParameterError, match=r"primary\.tvdt_days.*run 1"):
+        ParameterBatch(Parameters(), {"primary.tvdt_days": [80.0, -1.0]})
+    with pytest.raises(ParameterError, match=r"primary\.tvdt_days.*run 0"):
+        ParameterBatch(Parameters(), {"primary.tvdt_days": [float("nan")]})
+    with pytest.raises(FieldsInputError, match="one value per run"):
+        ParameterBatch(Parameters(), {"primary.tvdt_days": [80.0], "lesions.tvdt_days": [1, 2]})
+    with pytest.raises(ParameterError, match="real-valued"):
+        ParameterBatch(Parameters(), {"geometry.krogh_cells": [20, 40]})
+    exponential = Parameters().with_updates({"primary.growth_law": "exponential"})
+    with pytest.raises(FieldsInputError, match="only numbers may differ"):
+        ParameterBatch.from_sets([Parameters(), exponential])
+    with pytest.raises(FieldsInputError, match=r"geometry = '2d'.*'krogh'"):
+        run_batch(ParameterBatch(Parameters()), sites=["lung"], days=30.0, geometry="2d")
