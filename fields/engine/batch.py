@@ -18,6 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from fields.core.errors import FieldsInputError, NumericalError
+from fields.engine.batch_inputs import batch_events, batch_patches
 from fields.engine.batch_record import BatchRecord
 from fields.engine.batch_site import BatchSite
 from fields.engine.contract import SITE_SERIES, field_names, systemic_names
@@ -26,10 +27,8 @@ from fields.engine.inputs import check_run, output_days
 from fields.engine.loop import DEFAULT_SITES
 from fields.model import lesions, primary
 from fields.model.interventions import modifiers_at
-from fields.numerics.geometry import Patch, make_patch
 from fields.parameters import Parameters
 from fields.parameters.batch import ParameterBatch
-from fields.parameters.settings import THERAPIES
 
 KEEP = ("full", "series")
 _NEAR = 1e-2  # burden / lethal burden from which lesion cells are summed every step
@@ -73,8 +72,10 @@ class _Loop:
         p = batch.stacked()
         self.p = p
         self.ids = np.arange(runs)
-        resect, onset, self.events, self.stops, self.event_days = _events(p, runs, days, out_days)
-        patches = _patches(batch, names, geometry, seed)
+        resect, onset, self.events, self.stops, self.event_days = batch_events(
+            p, runs, days, out_days
+        )
+        patches = batch_patches(batch, names, geometry, seed)
         self.rec = BatchRecord(
             batch,
             names,
@@ -208,7 +209,7 @@ class _Loop:
         bounded = ~want & (burden >= _NEAR * lethal)[:, 0]
         if bounded.any():  # an upper bound came near the lethal burden: sum those rows exactly
             for name, site in self.sites.items():
-                exact = site.lesions.series(bounded)["metastasis_cells"]
+                exact = site.lesions.cells(bounded)
                 lesion_series[name]["metastasis_cells"] = np.where(
                     bounded[:, None], exact, lesion_series[name]["metastasis_cells"]
                 )
@@ -343,59 +344,6 @@ def crossing_times(t0, t1, y0, y1, level):
         frac = np.log(level / y0) / np.log(y1 / y0)
     inside = t0 + np.clip(frac, 0.0, 1.0) * (t1 - t0)
     return np.where((y0 <= 0.0) | (y1 <= y0), t1, inside)
-
-
-def _events(p: Parameters, runs: int, days: float, out_days: np.ndarray):
-    """Per run: resection and onset days (runs, 1), event lists, padded stops and event days."""
-    shape = (runs, 1)
-    resect = primary.resection_time(p.primary)
-    resect = np.full(shape, np.inf) if resect is None else np.broadcast_to(resect, shape) + 0.0
-    onset = np.broadcast_to(primary.onset_time(p.primary, p.dissemination), shape) + 0.0
-    candidates: list[tuple[np.ndarray, str]] = []
-    for name in THERAPIES:
-        window = getattr(p.interventions, name)
-        if window.start_day is not None:
-            candidates.append((np.broadcast_to(window.start_day, shape), f"{name} start"))
-            if window.end_day is not None:
-                candidates.append((np.broadcast_to(window.end_day, shape), f"{name} stop"))
-    candidates.append((resect, "resection"))
-    candidates.append((np.where(onset < resect, onset, np.inf), "dissemination onset"))
-    events: list[list[tuple[float, str]]] = []
-    for r in range(runs):
-        mine = [(float(t[r, 0]), label) for t, label in candidates]
-        events.append(sorted((t, label) for t, label in mine if 0.0 < t < days))
-    width = max((len(e) for e in events), default=0)
-    event_days = np.full((runs, max(width, 1)), np.inf)
-    stops = np.full((runs, out_days.size - 1 + width + 1), np.inf)
-    for r, mine in enumerate(events):
-        times = [t for t, _ in mine]
-        event_days[r, : len(times)] = times
-        row = sorted({*out_days[1:].tolist(), *times})
-        stops[r, : len(row)] = row
-    return resect, onset, events, stops, event_days
-
-
-_PATCHES: dict[tuple, Patch] = {}
-
-
-def _patches(batch: ParameterBatch, names, geometry: str, seed: int) -> dict[str, list[Patch]]:
-    """Each run's patch per site; runs with the same site and geometry values share one."""
-    out: dict[str, list[Patch]] = {}
-    for index, name in enumerate(names):
-        keys = [k for k in batch.varied if k.startswith((f"sites.{name}.", "geometry."))]
-        groups: dict[tuple, list[int]] = {}
-        for r in range(batch.size):
-            groups.setdefault(tuple(batch.varied[k][r] for k in keys), []).append(r)
-        row: list[Patch | None] = [None] * batch.size
-        for members in groups.values():
-            p = batch.member(members[0]) if keys else batch.base
-            key = (geometry, seed + 1000 * index, repr(p.sites[name]), repr(p.geometry))
-            if key not in _PATCHES:
-                _PATCHES[key] = make_patch(geometry, p.sites[name], p.geometry, seed + 1000 * index)
-            for r in members:
-                row[r] = _PATCHES[key]
-        out[name] = row  # type: ignore[assignment]
-    return out
 
 
 def _progress_bar(days: float, progress: bool | None):

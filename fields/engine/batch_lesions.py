@@ -96,6 +96,17 @@ class BatchLesions:
         used = int(self.filled.max(initial=0))
         return self.lo[:, :used], self.hi[:, :used], self.count[:, :used]
 
+    def cells(self, rows: np.ndarray) -> np.ndarray:
+        """The lesion cells of the runs ``rows`` (bool), summed exactly; 0 elsewhere."""
+        if kernels.backend() != "numba":
+            return np.where(rows[:, None], self.series()["metastasis_cells"], 0.0)
+        runs = self.lo.shape[0]
+        detect = np.ascontiguousarray(np.broadcast_to(self.detect, (runs, 1))[:, 0], dtype=float)
+        total = kernels.lesion_sums(
+            self.lo, self.hi, self.count, self.filled, detect, rows, lesions._WIDTH, True
+        )[1]
+        return total[:, None]
+
     def series(self, cells: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """Each run's lesion series now, as (runs, 1) arrays. With the compiled kernels, the
         lesion cells are summed only for the rows where ``cells`` is true (elsewhere they are

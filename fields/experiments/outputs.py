@@ -205,6 +205,7 @@ def run_chunk(study: Study, indices: list[int], designs: list[dict[str, Any]]) -
             seed=study.seed,
             output_every_days=study.output_every_days,
             store_fields=study.needs_fields,
+            keep="series",  # no study output reads the lesion-size densities
         )
     except Exception as exc:  # the whole batch failed: every run says why
         message = f"{type(exc).__name__}: {exc}"

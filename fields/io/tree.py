@@ -82,9 +82,10 @@ def build_tree(run: RunRecord) -> xr.DataTree:
         variables["time_to_outgrowth_days"] = var(
             "time_to_outgrowth_days", (), float(run.outgrowth[name])
         )
-        variables["lesion_density"] = var(
-            "lesion_density", ("time", "lesion_size"), np.stack(rec.lesion_density[name])
-        )
+        if name in rec.lesion_density:  # a batched sweep run keeps the series only
+            variables["lesion_density"] = var(
+                "lesion_density", ("time", "lesion_size"), np.stack(rec.lesion_density[name])
+            )
         if rec.store_fields:
             for key, frames in rec.site_fields[name].items():
                 variables[key] = var(key, ("time", *patch.dims), np.stack(frames))

@@ -138,7 +138,7 @@ if HAVE_NUMBA:
 
     @numba.njit(cache=True)
     def _lesion_sums_numba(
-        lo, hi, count, filled, detect, want_cells, width_min
+        lo, hi, count, filled, detect, want_cells, width_min, only
     ):  # pragma: no cover
         runs = lo.shape[0]
         expected = np.zeros(runs)
@@ -146,6 +146,8 @@ if HAVE_NUMBA:
         top = np.full(runs, -np.inf)
         ok = np.ones(runs, dtype=np.bool_)
         for r in range(runs):
+            if only and not want_cells[r]:
+                continue
             e = 0.0
             c = 0.0
             big = -np.inf
@@ -225,10 +227,11 @@ def grow_log_sizes(values, used, dt, support, switch, rate, ln_k, law: int) -> N
     _grow_numba(values, used, dt, support, switch, rate, ln_k, law)
 
 
-def lesion_sums(lo, hi, count, filled, detect, want_cells, width_min):
-    """Per run: expected lesions above ``detect``, their cells (where ``want_cells``) and the
-    largest log size (compiled only; the numpy reference is in the engine)."""
-    return _lesion_sums_numba(lo, hi, count, filled, detect, want_cells, width_min)
+def lesion_sums(lo, hi, count, filled, detect, want_cells, width_min, only: bool = False):
+    """Per run: expected lesions above ``detect``, their cells (where ``want_cells``), the
+    largest log size and whether all is finite; ``only``: skip the other rows (compiled only; the
+    numpy reference is in the engine)."""
+    return _lesion_sums_numba(lo, hi, count, filled, detect, want_cells, width_min, only)
 
 
 def dtc_update(a11, a12, a21, a22, b1, b2, x1, x2, t):

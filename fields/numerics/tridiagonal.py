@@ -73,7 +73,8 @@ class BatchTridiagonal:
     def take(self, keep: np.ndarray) -> None:
         """Keep only the runs ``keep`` (indices): runs that left the batch."""
         self.runs = int(keep.size)
-        self.diffusivity = self.diffusivity[keep]
+        if self.diffusivity.shape[0] > 1:
+            self.diffusivity = self.diffusivity[keep]
         self._probes = [self._probes[i] for i in keep]
         for form, pieces in self._pieces.items():
             if next(iter(pieces.values())).shape[0] > 1:

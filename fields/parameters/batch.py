@@ -3,7 +3,7 @@
 A batch of runs (a sweep chunk, a virtual cohort) shares everything that is not a number: the
 species and sites declared, the growth laws, which therapies are given. Every varied key is a
 dotted numeric leaf (``primary.tvdt_days``) with one value per run, validated like a ``--set``
-value. :meth:`ParameterBatch.stacked` gives the tree with every number as an array of shape
+value. :meth:`ParameterBatch.stacked` gives the tree with every varied number as an array of shape
 ``(runs, 1)``, so the rate laws of :mod:`fields.model` evaluate all runs at once by broadcasting.
 """
 
@@ -127,7 +127,8 @@ class ParameterBatch:
         return np.full(self.size, float(self.base.get(key)))
 
     def stacked(self) -> Parameters:
-        """The tree with every number an array of shape (runs, 1): read-only, not validated."""
+        """The tree with every varied number an array of shape (runs, 1) (the others stay
+        scalars): read-only, not validated."""
         tree = _stack(self.base, "", self.varied, self.size)
         return tree
 
@@ -151,6 +152,4 @@ def _stack(obj: Any, prefix: str, varied: Mapping[str, np.ndarray], size: int) -
     key = prefix[:-1]
     if key in varied:
         return varied[key].reshape(size, 1)
-    if _is_number(obj) and not isinstance(obj, int):
-        return np.full((size, 1), float(obj))
-    return obj
+    return obj  # shared by every run: a scalar broadcasts, and keeps numpy's fast paths

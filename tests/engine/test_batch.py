@@ -138,3 +138,33 @@ def test_bad_batches_are_one_clear_error():
         ParameterBatch.from_sets([Parameters(), exponential])
     with pytest.raises(FieldsInputError, match=r"geometry = '2d'.*'krogh'"):
         run_batch(ParameterBatch(Parameters()), sites=["lung"], days=30.0, geometry="2d")
+
+
+def test_memory_of_a_batch_does_not_grow_with_simulated_time():
+    """Beyond its outputs, a batch's tracemalloc peak is flat in simulated time: the lesion
+    cohorts live in arrays allocated once (runs x lesions.max_cohorts per site), filled within
+    ~14 years at the 5-day step, so 20 and 40 years must peak alike."""
+    import gc
+    import tracemalloc
+
+    base = Parameters().with_updates({"primary.resection_diameter_mm": 20.0})
+    batch = ParameterBatch(base, {"primary.tvdt_days": np.linspace(60.0, 200.0, 16)})
+    run_batch(batch, sites=["lung"], days=30.0, geometry="krogh")  # caches: patch, probes
+    peaks = []
+    for days in (7300.0, 14600.0):
+        gc.collect()
+        tracemalloc.start()
+        record = run_batch(
+            batch,
+            sites=["lung"],
+            days=days,
+            geometry="krogh",
+            output_every_days=365.0,
+            keep="series",
+        )
+        outputs = sum(v.nbytes for v in record.systemic.values()) + sum(
+            v.nbytes for series in record.site_series.values() for v in series.values()
+        )
+        peaks.append(tracemalloc.get_traced_memory()[1] - outputs)
+        tracemalloc.stop()
+    assert peaks[1] <= 1.10 * peaks[0], peaks
