@@ -12,7 +12,6 @@ on. Results agree with the per-run engine to round-off (tests: 1e-8 relative).
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Sequence
 
 import numpy as np
@@ -25,6 +24,7 @@ from fields.engine.contract import SITE_SERIES, field_names, systemic_names
 from fields.engine.guards import check_lesions, check_site, check_systemic
 from fields.engine.inputs import check_run, output_days
 from fields.engine.loop import DEFAULT_SITES
+from fields.engine.stepping import crossing_time, next_step, progress_bar
 from fields.model import lesions, primary
 from fields.model.interventions import modifiers_at
 from fields.parameters import Parameters
@@ -128,17 +128,16 @@ class _Loop:
         mods = modifiers_at(p.interventions, self.t)
         self.plasma = {
             name: primary.plasma_steady_state(self.cells, s, mods.active_fraction(s))
-            + np.zeros_like(self.cells)
             for name, s in p.species.items()
         }
         for site in self.sites.values():
             site.set_modifiers(mods)
             site.initialise(self.plasma)
-        self.shed_per_day = primary.shed_rate(self.cells, p.primary, p.dissemination) + 0.0 * self.t
+        self.shed_per_day = primary.shed_rate(self.cells, p.primary, p.dissemination)
         lesion_series = {name: site.lesions.series() for name, site in self.sites.items()}
         self.previous_burden = self.cells.copy()
         self._record(np.arange(self.ids.size), np.zeros(self.ids.size, dtype=int), lesion_series)
-        bar = _progress_bar(self.days, progress)
+        bar = progress_bar(self.days, progress, "batch")
         shown = 0.0
         with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
             while self.ids.size:
@@ -162,10 +161,7 @@ class _Loop:
                 break
             self.stop_index += reached
         target = np.minimum(self.stops[rows, self.stop_index], self.days)[:, None]
-        step = np.minimum(self.dt, target - t)
-        close = target - (t + step) < 1e-9 * self.scale
-        step = np.where(close, target - t, step)
-        t_new = np.where(step == target - t, target, t + step)
+        step, t_new = next_step(t, self.dt, target, self.scale)
 
         cut = self.pending & (np.abs(t - self.resect) < 1e-9) & (self.cells > 0.0)
         self.cells = np.where(cut, self.cells * p.primary.residual_fraction, self.cells)
@@ -201,7 +197,7 @@ class _Loop:
             expected = series["expected_detectable_lesions"]
             first = np.isnan(self.outgrowth[name]) & (expected >= median)
             if first.any():
-                crossed = crossing_times(t, t_new, self.previous_expected[name], expected, median)
+                crossed = crossing_time(t, t_new, self.previous_expected[name], expected, median)
                 self.outgrowth[name] = np.where(first, crossed, self.outgrowth[name])
             self.previous_expected[name] = expected
         burden = self.cells + sum(s["metastasis_cells"] for s in lesion_series.values())
@@ -216,7 +212,7 @@ class _Loop:
             burden = self.cells + sum(s["metastasis_cells"] for s in lesion_series.values())
         dies = np.isnan(self.death) & (burden >= lethal)
         if dies.any():
-            crossed = crossing_times(t, t_new, self.previous_burden, burden, lethal)
+            crossed = crossing_time(t, t_new, self.previous_burden, burden, lethal)
             self.death = np.where(dies, crossed, self.death)
         self.previous_burden = burden
         self.t = t_new
@@ -244,7 +240,7 @@ class _Loop:
             "tumour_cells": self.cells,
             "tumour_diameter_mm": primary.diameter_mm(self.cells, p.primary),
             **{f"plasma_{name}": self.plasma[name] for name in p.species},
-            "dissemination_rate": self.shed_per_day + 0.0 * self.cells,
+            "dissemination_rate": self.shed_per_day,
         }
 
     def _record(self, at: np.ndarray, column: np.ndarray, lesion_series) -> None:
@@ -276,11 +272,21 @@ class _Loop:
             self.rec.outgrowth[name][self.ids[gone]] = self.outgrowth[name][gone, 0]
         self.rec.death_day[self.ids[gone]] = self.death[gone, 0]
         self.ids = self.ids[keep]
-        for key in ("t", "dt", "cells", "pending", "stop_index", "next_out", "resect", "death"):
+        for key in (
+            "t",
+            "dt",
+            "cells",
+            "shed_per_day",
+            "previous_burden",
+            "pending",
+            "stop_index",
+            "next_out",
+            "resect",
+            "death",
+            "stops",
+            "event_days",
+        ):
             setattr(self, key, getattr(self, key)[keep])
-        self.shed_per_day = np.broadcast_to(self.shed_per_day, (gone.size + keep.size, 1))[keep]
-        self.previous_burden = self.previous_burden[keep]
-        self.stops, self.event_days = self.stops[keep], self.event_days[keep]
         self.plasma = {k: v[keep] for k, v in self.plasma.items()}
         self.previous_expected = {k: v[keep] for k, v in self.previous_expected.items()}
         self.outgrowth = {k: v[keep] for k, v in self.outgrowth.items()}
@@ -336,19 +342,3 @@ def _message(check, run: int, t: float) -> str:
     except NumericalError as exc:
         return f"run {run}: {exc}"
     return f"run {run}: numerical failure at day {t:.6g}"
-
-
-def crossing_times(t0, t1, y0, y1, level):
-    """:func:`fields.engine.loop.crossing_time` for arrays."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        frac = np.log(level / y0) / np.log(y1 / y0)
-    inside = t0 + np.clip(frac, 0.0, 1.0) * (t1 - t0)
-    return np.where((y0 <= 0.0) | (y1 <= y0), t1, inside)
-
-
-def _progress_bar(days: float, progress: bool | None):
-    if progress is False or (progress is None and not sys.stderr.isatty()):
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=days, unit="day", desc="batch", leave=False, file=sys.stderr)

@@ -8,20 +8,19 @@ motility), with every parameter an array of shape (runs, 1) from
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numpy as np
 
 from fields.engine.batch_lesions import BatchLesions
 from fields.engine.contract import field_names
-from fields.model import dtc, factors, stroma
+from fields.engine.site_updates import SiteUpdates
+from fields.model import dtc
 from fields.model.interventions import Modifiers
 from fields.model.oxygen import hypoxia
 from fields.numerics import kernels
 from fields.numerics.fipy_system import SystemProbe
 from fields.numerics.geometry import Patch
-from fields.numerics.operator import SECONDS_PER_DAY
 from fields.numerics.oxygen import solve_oxygen_krogh_batch
 from fields.numerics.tridiagonal import BatchTridiagonal
 from fields.parameters import Parameters
@@ -36,7 +35,7 @@ def _probe(patch: Patch, walls: bool) -> SystemProbe:
     return _PROBES[key]
 
 
-class BatchSite:
+class BatchSite(SiteUpdates):
     """State and update of one organ site for a batch of runs (``patches[r]``: run r's patch)."""
 
     def __init__(self, name: str, p: Parameters, patches: Sequence[Patch]) -> None:
@@ -98,10 +97,6 @@ class BatchSite:
         )
         self.lesions.take(keep, p, self.name)
 
-    @property
-    def factors(self) -> dict[str, np.ndarray]:
-        return {name: self.state[name] for name in self.species}
-
     # ------------------------------------------------------------------------ pieces
     def _po2(self) -> np.ndarray:
         return self.site.vessel_po2_mmhg * np.asarray(self.modifiers.po2_factor) + np.zeros(
@@ -123,29 +118,6 @@ class BatchSite:
         self.state["oxygen"] = o2
         self.state["hypoxia"] = hypoxia(o2, self.p.oxygen)
 
-    def _solve_species(self, plasma: dict[str, np.ndarray], dt_days: np.ndarray | None) -> None:
-        perm = self.site.permeability_factor * self.modifiers.permeability_factor
-        resident = self.site.resident_secretion_pg_per_ml_per_s
-        for name, s in self.species.items():
-            sink = factors.sink_per_s(self.area, s, perm)
-            source = factors.source_per_s(
-                self.area,
-                s,
-                perm,
-                plasma[name],
-                self.state["hypoxia"],
-                self.state["niche"],
-                resident.get(name, 0.0),
-                self.modifiers.active_fraction(s),
-            )
-            if self.transient and dt_days is not None:
-                value = self.ops[name].solve(
-                    sink, source, dt=dt_days * SECONDS_PER_DAY, previous=self.state[name]
-                )
-            else:
-                value = self.ops[name].solve(sink, source)
-            self.state[name] = np.maximum(value, 0.0)
-
     def set_modifiers(self, modifiers: Modifiers) -> None:
         changed = (np.asarray(modifiers.po2_factor) != np.asarray(self.modifiers.po2_factor)) | (
             np.asarray(modifiers.permeability_factor)
@@ -155,24 +127,7 @@ class BatchSite:
         if np.any(changed):
             self._solve_oxygen(np.broadcast_to(changed, (self.runs, 1)))
 
-    def _update_stroma(self, plasma, lox_inhibition, dt) -> None:
-        s, st, fac = self.state, self.p.stroma, self.factors
-        s["lox"] = stroma.update_lox(s["lox"], s["hypoxia"], st, lox_inhibition, dt)
-        s["stiffness"] = stroma.update_stiffness(
-            s["stiffness"], s["lox"], fac, self.species, self.site.baseline_stiffness_kpa, st, dt
-        )
-        stim = stroma.niche_stimulus(fac, plasma, self.species, s["niche"])
-        s["niche"] = stroma.update_niche(s["niche"], stim, st, dt)
-
     # ---------------------------------------------------------------------- lifecycle
-    def initialise(self, plasma: dict[str, np.ndarray]) -> None:
-        """Healthy steady state for the plasma levels at day 0; no DTCs yet."""
-        self._solve_oxygen()
-        self.state["stiffness"][:] = self.site.baseline_stiffness_kpa
-        for _ in range(3):
-            self._solve_species(plasma, None)
-            self._update_stroma(plasma, 0.0, math.inf)
-
     def step(self, dt: np.ndarray, plasma: dict[str, np.ndarray], arrivals: np.ndarray) -> None:
         """Advance every run by its own dt (days, (runs, 1)); ``arrivals`` in cells/day."""
         s, pd = self.state, self.p.dtc

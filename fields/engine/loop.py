@@ -15,7 +15,6 @@ hit exactly. :func:`run` returns a :class:`~fields.engine.recorder.RunRecord`; t
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from fields.engine.inputs import check_run, output_days, run_events, site_patche
 from fields.engine.recorder import Recorder, RunRecord
 from fields.engine.site import SiteModel
 from fields.engine.state import LoopState, patient
+from fields.engine.stepping import crossing_time, next_step, progress_bar
 from fields.model import primary
 from fields.model.interventions import modifiers_at
 from fields.parameters import Parameters
@@ -94,7 +94,7 @@ def run(
     event_days = {t for t, _ in events}
     st = p.stepping
     next_ck = (math.floor(loop.t / every_ck + 1e-9) + 1) * every_ck if every_ck else math.inf
-    bar = _progress_bar(days, progress)
+    bar = progress_bar(days, progress, "simulating")
     if bar is not None and loop.t > 0:
         bar.update(loop.t)
     scale = max(days, 1.0)
@@ -104,10 +104,7 @@ def run(
             while loop.stop_index < len(stops) and stops[loop.stop_index] <= t + 1e-9:
                 loop.stop_index += 1
             target = stops[loop.stop_index] if loop.stop_index < len(stops) else days
-            step = min(loop.dt, target - t)
-            if target - (t + step) < 1e-9 * scale:
-                step = target - t
-            t_new = target if step == target - t else t + step
+            step, t_new = next_step(t, loop.dt, target, scale)
 
             if loop.resect_pending and abs(t - resect_day) < 1e-9 and loop.cells > 0:
                 loop.cells = loop.cells * p.primary.residual_fraction
@@ -185,21 +182,3 @@ def run(
         resection,
         loop.death_day,
     )
-
-
-def crossing_time(t0: float, t1: float, y0: float, y1: float, level: float) -> float:
-    """First time y reaches level, log-linear between step ends (output-interval independent)."""
-    if y0 <= 0.0 or y1 <= y0:
-        return t1
-    frac = math.log(level / y0) / math.log(y1 / y0)
-    return t0 + min(max(frac, 0.0), 1.0) * (t1 - t0)
-
-
-def _progress_bar(days: float, progress: bool | None):
-    if progress is False:
-        return None
-    if progress is None and not sys.stderr.isatty():
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=days, unit="day", desc="simulating", leave=False, file=sys.stderr)

@@ -8,23 +8,22 @@ diffusion step.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from fields.engine.contract import field_names
 from fields.engine.metastases import SiteLesions
-from fields.model import dtc, factors, stroma
+from fields.engine.site_updates import SiteUpdates
+from fields.model import dtc
 from fields.model.interventions import Modifiers
 from fields.model.oxygen import hypoxia
 from fields.numerics.fipy_system import SystemProbe
 from fields.numerics.geometry import Patch
-from fields.numerics.operator import SECONDS_PER_DAY, DiffusionReactionOperator
+from fields.numerics.operator import DiffusionReactionOperator
 from fields.numerics.oxygen import solve_oxygen
 from fields.parameters import Parameters, SiteParameters
 
 
-class SiteModel:
+class SiteModel(SiteUpdates):
     """State and update of one organ-site patch."""
 
     def __init__(self, name: str, site: SiteParameters, params: Parameters, patch: Patch) -> None:
@@ -58,6 +57,7 @@ class SiteModel:
                 if key == "dtc" or (self.transient and key != "oxygen"):
                     op.probe.pieces("transient")
         self.weights = patch.volume_fraction
+        self.area = patch.exchange_area_per_volume
         self.organ_mm3 = site.organ_volume_ml * 1000.0
         mask = patch.distance_to_wall_um <= params.dtc.perivascular_distance_um
         if not mask.any():
@@ -68,11 +68,6 @@ class SiteModel:
         n = patch.n_cells
         self.state: dict[str, np.ndarray] = {key: np.zeros(n) for key in field_names(self.species)}
         self.lesions = SiteLesions(site, params)
-
-    @property
-    def factors(self) -> dict[str, np.ndarray]:
-        """The interstitial concentration of every species (pg/mL), by name."""
-        return {name: self.state[name] for name in self.species}
 
     # ------------------------------------------------------------------------ pieces
     def _solve_oxygen(self) -> None:
@@ -89,30 +84,6 @@ class SiteModel:
         self.state["oxygen"] = sol.oxygen
         self.state["hypoxia"] = hypoxia(sol.oxygen, self.p.oxygen)
 
-    def _solve_species(self, plasma: dict[str, float], dt_days: float | None) -> None:
-        perm = self.site.permeability_factor * self.modifiers.permeability_factor
-        area = self.patch.exchange_area_per_volume
-        resident = self.site.resident_secretion_pg_per_ml_per_s
-        for name, s in self.species.items():
-            sink = factors.sink_per_s(area, s, perm)
-            source = factors.source_per_s(
-                area,
-                s,
-                perm,
-                plasma[name],
-                self.state["hypoxia"],
-                self.state["niche"],
-                resident.get(name, 0.0),
-                self.modifiers.active_fraction(s),
-            )
-            if self.transient and dt_days is not None:
-                value = self.ops[name].solve(
-                    sink, source, dt=dt_days * SECONDS_PER_DAY, previous=self.state[name]
-                )
-            else:
-                value = self.ops[name].solve(sink, source)
-            self.state[name] = np.maximum(value, 0.0)
-
     def set_modifiers(self, modifiers: Modifiers) -> None:
         vessels_changed = (
             modifiers.po2_factor != self.modifiers.po2_factor
@@ -122,30 +93,7 @@ class SiteModel:
         if vessels_changed:
             self._solve_oxygen()
 
-    def _update_stroma(self, plasma: dict[str, float], lox_inhibition: float, dt: float) -> None:
-        s, st, factors = self.state, self.p.stroma, self.factors
-        s["lox"] = stroma.update_lox(s["lox"], s["hypoxia"], st, lox_inhibition, dt)
-        s["stiffness"] = stroma.update_stiffness(
-            s["stiffness"],
-            s["lox"],
-            factors,
-            self.species,
-            self.site.baseline_stiffness_kpa,
-            st,
-            dt,
-        )
-        stim = stroma.niche_stimulus(factors, plasma, self.species, s["niche"])
-        s["niche"] = stroma.update_niche(s["niche"], stim, st, dt)
-
     # ---------------------------------------------------------------------- lifecycle
-    def initialise(self, plasma: dict[str, float]) -> None:
-        """Healthy steady state for the plasma levels at day 0; no DTCs yet."""
-        self._solve_oxygen()
-        self.state["stiffness"][:] = self.site.baseline_stiffness_kpa
-        for _ in range(3):  # niche feeds back on the factors: a few fixed-point passes
-            self._solve_species(plasma, None)
-            self._update_stroma(plasma, 0.0, math.inf)
-
     def step(self, dt: float, plasma: dict[str, float], arrivals_per_day: float) -> None:
         """Advance the site by dt days with plasma levels (pg/mL) at the step end and DTC
         arrivals in the organ (cells/day); activated DTCs found lesions, which then grow."""

@@ -12,7 +12,7 @@ import xarray as xr
 from fields.core.errors import FieldsInputError
 from fields.engine.batch import run_batch
 from fields.engine.inputs import site_patches
-from fields.engine.loop import crossing_time
+from fields.engine.stepping import crossing_time
 from fields.experiments.run import simulate
 from fields.experiments.study import RUN_SCALARS, Study
 from fields.io.attrs import attrs_for
@@ -165,21 +165,24 @@ def _hypoxic_distance(ds: xr.Dataset, patch: Patch, threshold: float) -> float:
     return float(patch.distance_to_wall_um[hypoxic].min())
 
 
+def _run_arguments(study: Study) -> dict[str, Any]:
+    """What a study fixes for each of its runs (sites, horizon, geometry, seed, outputs)."""
+    return {
+        "sites": list(study.sites),
+        "days": study.days,
+        "geometry": study.geometry,
+        "seed": study.seed,
+        "output_every_days": study.output_every_days,
+        "store_fields": study.needs_fields,
+    }
+
+
 def run_one(study: Study, index: int, updates: dict[str, Any]) -> dict[str, Any]:
     """One run on a worker. Never raises: failures come back as a message."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     try:
         params = study.parameters_for(updates)
-        tree = simulate(
-            params,
-            sites=list(study.sites),
-            days=study.days,
-            geometry=study.geometry,
-            seed=study.seed,
-            output_every_days=study.output_every_days,
-            store_fields=study.needs_fields,
-            progress=False,
-        )
+        tree = simulate(params, **_run_arguments(study), progress=False)
         return {"index": index, "ok": True, "values": run_outputs(study, params, tree)}
     except Exception as exc:  # isolate the failure; the sweep goes on
         return {"index": index, "ok": False, "error": f"{type(exc).__name__}: {exc}"}
@@ -197,16 +200,8 @@ def run_chunk(study: Study, indices: list[int], designs: list[dict[str, Any]]) -
     except FieldsInputError:
         return [run_one(study, i, u) for i, u in zip(indices, designs, strict=True)]
     try:
-        record = run_batch(
-            batch,
-            sites=list(study.sites),
-            days=study.days,
-            geometry=study.geometry,
-            seed=study.seed,
-            output_every_days=study.output_every_days,
-            store_fields=study.needs_fields,
-            keep="series",  # no study output reads the lesion-size densities
-        )
+        # no study output reads the lesion-size densities: keep the series only
+        record = run_batch(batch, **_run_arguments(study), keep="series")
     except Exception as exc:  # the whole batch failed: every run says why
         message = f"{type(exc).__name__}: {exc}"
         return [{"index": i, "ok": False, "error": message} for i in indices]

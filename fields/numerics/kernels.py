@@ -107,12 +107,8 @@ if HAVE_NUMBA:
         for r in range(runs):
             fast_r = rate[r]
             slow_r = rate[r] * support[r]
-            if law == 0:
-                e_fast = 0.0
-                e_slow = 0.0
-            else:
-                e_fast = np.exp(-fast_r * dt[r])
-                e_slow = np.exp(-slow_r * dt[r])
+            e_fast = np.exp(-fast_r * dt[r])  # Gompertz factors (unused when exponential)
+            e_slow = np.exp(-slow_r * dt[r])
             for j in range(used[r]):
                 s = values[r, j]
                 if s < switch[r]:

@@ -129,8 +129,7 @@ class ParameterBatch:
     def stacked(self) -> Parameters:
         """The tree with every varied number an array of shape (runs, 1) (the others stay
         scalars): read-only, not validated."""
-        tree = _stack(self.base, "", self.varied, self.size)
-        return tree
+        return _stack(self.base, "", self.varied, self.size)
 
 
 def _is_number(value: Any) -> bool:
