@@ -5,7 +5,9 @@ Public interface::
     import fields
     p = fields.Parameters()
     tree = fields.simulate(p, sites=["lung", "bone_marrow"], days=3650, geometry="2d", seed=0)
-    ds = fields.sweep("studies/lead_time.toml", store="lead_time.zarr")
+    ds = fields.sweep("studies/organotropism.toml", store="organotropism.zarr")
+    cohort = fields.cohort("studies/lead_time.toml", store="lead_time.zarr")
+    fit = fields.calibrate("studies/lead_time_calibration.toml")
 
 The package is layered, data flowing one way: ``core`` -> ``parameters`` -> ``model`` ->
 ``numerics`` -> ``engine`` -> ``io`` -> ``experiments`` -> ``plot``, ``bench``, ``cli``.
@@ -37,6 +39,14 @@ def __getattr__(name: str):
         from fields.experiments.sweep import sweep
 
         return sweep
+    if name == "cohort":
+        from fields.experiments.cohort import cohort
+
+        return cohort
+    if name == "calibrate":
+        from fields.experiments.calibration import calibrate
+
+        return calibrate
     raise AttributeError(f"module 'fields' has no attribute {name!r}")
 
 
@@ -48,6 +58,8 @@ __all__ = [
     "ParameterError",
     "Parameters",
     "__version__",
+    "calibrate",
+    "cohort",
     "load_parameters",
     "simulate",
     "simulate_batch",

@@ -1,4 +1,4 @@
-"""Command line: ``fields run | sweep | plot | sites | bench``.
+"""Command line: ``fields run | sweep | cohort | calibrate | plot | sites | bench``.
 
 Bad input never shows a traceback: one message naming the key, the value and what is allowed,
 exit code 2, and no output file left behind (results are written to a temporary name and renamed).
@@ -13,7 +13,9 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
+from fields.cli.arguments import add_executor_options
 from fields.cli.commands import cmd_bench, cmd_plot, cmd_run, cmd_sites, cmd_sweep
+from fields.cli.population import add_parsers
 from fields.core.errors import FieldsInputError, NumericalError
 
 EXIT_INPUT = 2
@@ -80,11 +82,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", required=True, help="result file (.nc)")
     run.set_defaults(func=cmd_run)
 
-    plot = sub.add_parser("plot", help="PNG of a run (.nc) or of a sweep store (.zarr)")
-    plot.add_argument("result", help="result file (.nc) or sweep store (.zarr)")
+    plot = sub.add_parser(
+        "plot", help="PNG of a run or a calibration (.nc), or of a sweep or cohort store (.zarr)"
+    )
+    plot.add_argument("result", help="result or fit file (.nc), or sweep or cohort store (.zarr)")
     plot.add_argument("--out", required=True, help="figure file (.png)")
     plot.add_argument(
-        "--output", help="sweeps: output to plot, or 'sobol' (default: Sobol bars if present)"
+        "--output",
+        help="sweeps: output to plot, or 'sobol' (default: Sobol bars if present); cohorts: mfs",
     )
     plot.add_argument("--x", help="sweeps: varied parameter on the x axis (default: the first)")
     plot.add_argument("--y", help="sweeps: second varied parameter (draws a heatmap)")
@@ -92,6 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--site",
         action="append",
         help="runs: sites to draw (repeat; default all); sweeps: site of a per-site output",
+    )
+    plot.add_argument(
+        "--by", help="cohorts: group the survival curves by t_stage or a sampled parameter"
     )
     plot.add_argument("--dpi", type=int, default=110, help="resolution (default 110)")
     plot.set_defaults(func=cmd_plot)
@@ -102,14 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
     sweep = sub.add_parser("sweep", help="run or resume a study on Dask into a zarr store")
     sweep.add_argument("study", help="study file (.toml), see studies/")
     sweep.add_argument("--out", required=True, help="zarr store (.zarr); resumed if it exists")
-    where = sweep.add_mutually_exclusive_group()
-    where.add_argument(
-        "--workers",
-        type=int,
-        help="worker processes of a local cluster (default: one per core; 0: in this process)",
-    )
-    where.add_argument("--scheduler", metavar="ADDRESS", help="an existing Dask scheduler")
+    add_executor_options(sweep)
     sweep.set_defaults(func=cmd_sweep)
+
+    add_parsers(sub)
 
     bench = sub.add_parser(
         "bench",

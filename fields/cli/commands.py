@@ -1,4 +1,5 @@
-"""The subcommands of ``fields``: run, plot, sites, sweep, bench."""
+"""The subcommands of ``fields``: run, plot, sites, sweep, bench (cohort and calibrate are in
+:mod:`fields.cli.population`)."""
 
 from __future__ import annotations
 
@@ -6,22 +7,9 @@ import argparse
 import dataclasses
 import math
 import sys
-from collections.abc import Sequence
 
+from fields.cli.arguments import check_workers, parse_set
 from fields.core.errors import FieldsInputError
-
-
-def parse_set(items: Sequence[str]) -> dict[str, str]:
-    """``--set key=value`` items as a dict of dotted keys."""
-    updates: dict[str, str] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise FieldsInputError(
-                f"--set {item!r} is not allowed: the form is key=value, e.g. primary.tvdt_days=80"
-            )
-        updates[key.strip()] = value.strip()
-    return updates
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -74,7 +62,14 @@ def cmd_plot(args: argparse.Namespace) -> int:
     if not 20 <= args.dpi <= 600:
         raise FieldsInputError(f"--dpi = {args.dpi} is not allowed: an integer from 20 to 600")
     out = Path(args.out)
-    if args.result.rstrip("/").endswith(".zarr"):
+    from fields.cli.population import population_figure
+
+    fig = population_figure(args)
+    if fig is not None:
+        pass
+    elif args.by is not None:
+        raise FieldsInputError(f"--by = {args.by!r} is not allowed: only for cohort stores")
+    elif args.result.rstrip("/").endswith(".zarr"):
         fig = _sweep_figure(args)
     else:
         from fields.plot import plot_result
@@ -184,8 +179,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     from fields.experiments import failed_runs, load_study, sweep
 
-    if args.workers is not None and args.workers < 0:
-        raise FieldsInputError(f"--workers = {args.workers} is not allowed: an integer >= 0")
+    check_workers(args.workers)
     study = load_study(args.study)
     started = time.perf_counter()
     with warnings.catch_warnings():
@@ -216,7 +210,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from fields import bench, bench_batch
+    from fields import bench, bench_batch, bench_cohort
     from fields.core.files import atomic_path, check_output_folder
 
     if args.markdown and not args.markdown.lower().endswith(".md"):
@@ -227,13 +221,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
         check_output_folder(Path(args.markdown))  # before minutes of benchmarking
     if args.quick:
         solver_cases, target_cases = bench.QUICK_SOLVER_CASES, bench.QUICK_TARGET_CASES
-        batch_cases = bench_batch.QUICK_CASES
+        batch_cases, cohort_cases = bench_batch.QUICK_CASES, bench_cohort.QUICK_CASES
     else:
         solver_cases, target_cases = bench.SOLVER_CASES, bench.TARGET_CASES
-        batch_cases = bench_batch.CASES
+        batch_cases, cohort_cases = bench_batch.CASES, bench_cohort.CASES
     if args.only:
         wanted = set(args.only)
-        known = {c.label for c in (*solver_cases, *target_cases, *batch_cases)}
+        known = {c.label for c in (*solver_cases, *target_cases, *batch_cases, *cohort_cases)}
         unknown = sorted(wanted - known)
         if unknown:
             raise FieldsInputError(
@@ -242,6 +236,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         solver_cases = [c for c in solver_cases if c.label in wanted]
         target_cases = [c for c in target_cases if c.label in wanted]
         batch_cases = [c for c in batch_cases if c.label in wanted]
+        cohort_cases = [c for c in cohort_cases if c.label in wanted]
     lines: list[str] = []
 
     def echo(line: str) -> None:
@@ -250,6 +245,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     bench.run_benchmark(solver_cases, target_cases, echo=echo)
     bench_batch.run_batch_benchmark(batch_cases, bench._in_child, echo=echo)
+    bench_cohort.run_cohort_benchmark(cohort_cases, bench._in_child, echo=echo)
     if args.markdown:
         with atomic_path(Path(args.markdown)) as tmp:
             Path(tmp).write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -22,7 +22,7 @@ from fields.engine.batch_record import BatchRecord
 from fields.engine.batch_site import BatchSite
 from fields.engine.contract import SITE_SERIES, field_names, systemic_names
 from fields.engine.guards import check_lesions, check_site, check_systemic
-from fields.engine.inputs import check_run, output_days
+from fields.engine.inputs import check_run, output_days, positive_days
 from fields.engine.loop import DEFAULT_SITES
 from fields.engine.stepping import crossing_time, next_step, progress_bar
 from fields.model import lesions, primary
@@ -37,17 +37,25 @@ _NEAR = 1e-2  # burden / lethal burden from which lesion cells are summed every 
 def run_batch(
     batch: ParameterBatch | Sequence[Parameters],
     sites: Sequence[str] = DEFAULT_SITES,
-    days: float = 3650.0,
+    days: float | Sequence[float] | np.ndarray = 3650.0,
     geometry: str = "krogh",
     seed: int = 0,
     output_every_days: float = 30.0,
     store_fields: bool = False,
     keep: str = "full",
     progress: bool | None = False,
+    stop_at_death: bool = False,
 ) -> BatchRecord:
-    """Run every member of ``batch``; ``keep="series"`` skips the lesion-size densities."""
+    """Run every member of ``batch``; ``keep="series"`` skips the lesion-size densities.
+
+    ``days``: one horizon, or one per run, each on the shared output grid (a multiple of
+    ``output_every_days`` or the longest horizon); a run's outputs after its own horizon are
+    NaN. ``stop_at_death``: a run leaves the batch at its death day (outputs after it NaN).
+    """
     if not isinstance(batch, ParameterBatch):
         batch = ParameterBatch.from_sets(list(batch))
+    horizons = _horizons(days, batch.size, output_every_days)
+    days = float(horizons.max())
     names = check_run(batch.base, sites, days, geometry, output_every_days, seed)
     if geometry != "krogh":
         raise FieldsInputError(
@@ -56,24 +64,50 @@ def run_batch(
         )
     if keep not in KEEP:
         raise FieldsInputError(f"keep = {keep!r} is not allowed: one of {', '.join(KEEP)}")
-    days = float(days)
     out_days = output_days(days, float(output_every_days))
-    loop = _Loop(batch, names, geometry, seed, days, out_days, store_fields, keep)
+    loop = _Loop(batch, names, geometry, seed, horizons, out_days, store_fields, keep)
+    loop.stop_at_death = bool(stop_at_death)
     loop.run(progress)
     return loop.rec
 
 
+def _horizons(days, runs: int, every: float) -> np.ndarray:
+    """One horizon per run (days), each checked like ``days`` and on the shared output grid."""
+    if np.ndim(days) == 0:
+        return np.full(runs, float(positive_days("days", days)))
+    values = np.asarray(days, dtype=float).reshape(-1)
+    if values.size != runs:
+        raise FieldsInputError(
+            f"days = {values.size} horizons is not allowed: one per run ({runs})"
+        )
+    for i, value in enumerate(values):
+        positive_days(f"days (run {i})", value)
+    longest = float(values.max())
+    off = np.abs(values / float(every) - np.round(values / float(every))) > 1e-9
+    bad = np.nonzero(off & (values < longest))[0]
+    if bad.size:
+        raise FieldsInputError(
+            f"days (run {int(bad[0])}) = {values[bad[0]]} is not allowed: a multiple of "
+            f"output_every_days = {every} or the longest horizon ({longest})"
+        )
+    return values
+
+
 class _Loop:
-    def __init__(self, batch, names, geometry, seed, days, out_days, store_fields, keep):
+    stop_at_death = False
+
+    def __init__(self, batch, names, geometry, seed, horizons, out_days, store_fields, keep):
+        days = float(horizons.max())
         self.batch, self.names, self.days = batch, names, days
         self.out_days = out_days
-        self.scale = max(days, 1.0)
+        self.horizon = horizons[:, None].copy()
+        self.scale = np.maximum(self.horizon, 1.0)  # each run's own, as when it runs alone
         runs = batch.size
         p = batch.stacked()
         self.p = p
         self.ids = np.arange(runs)
         resect, onset, self.events, self.stops, self.event_days = batch_events(
-            p, runs, days, out_days
+            p, runs, horizons, out_days
         )
         patches = batch_patches(batch, names, geometry, seed)
         self.rec = BatchRecord(
@@ -84,12 +118,13 @@ class _Loop:
             days,
             out_days,
             keep,
-            resection_day=np.where(resect[:, 0] < days, resect[:, 0], np.nan),
+            resection_day=np.where(resect[:, 0] < horizons, resect[:, 0], np.nan),
             onset_day=onset[:, 0],
             events=self.events,
             death_day=np.full(runs, np.nan),
             steps=np.zeros(runs, dtype=int),
             patches=patches,
+            horizon=horizons.copy(),
         )
         self.resect = resect
         self.sites = {name: BatchSite(name, p, patches[name]) for name in names}
@@ -142,7 +177,9 @@ class _Loop:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
             while self.ids.size:
                 self._step()
-                done = self.t[:, 0] >= self.days - 1e-9
+                done = self.t[:, 0] >= self.horizon[:, 0] - 1e-9
+                if self.stop_at_death:
+                    done |= np.isfinite(self.death[:, 0])
                 if done.any():
                     self._take(np.nonzero(~done)[0])
                 if bar is not None:
@@ -160,7 +197,7 @@ class _Loop:
             if not reached.any():
                 break
             self.stop_index += reached
-        target = np.minimum(self.stops[rows, self.stop_index], self.days)[:, None]
+        target = np.minimum(self.stops[rows, self.stop_index], self.horizon[:, 0])[:, None]
         step, t_new = next_step(t, self.dt, target, self.scale)
 
         cut = self.pending & (np.abs(t - self.resect) < 1e-9) & (self.cells > 0.0)
@@ -180,7 +217,7 @@ class _Loop:
         arrest = shed * p.dissemination.arrest_fraction / step
         column = np.minimum(self.next_out, self.out_days.size - 1)
         hit = (self.next_out < self.out_days.size) & (
-            np.abs(t_new[:, 0] - self.out_days[column]) < 1e-9 * self.scale
+            np.abs(t_new[:, 0] - self.out_days[column]) < 1e-9 * self.scale[:, 0]
         )
         # lesion cells are summed where they are output or could make the burden lethal within
         # a step (no step grows the burden 100-fold: that needs a doubling time under 0.75 days
@@ -285,6 +322,8 @@ class _Loop:
             "death",
             "stops",
             "event_days",
+            "horizon",
+            "scale",
         ):
             setattr(self, key, getattr(self, key)[keep])
         self.plasma = {k: v[keep] for k, v in self.plasma.items()}

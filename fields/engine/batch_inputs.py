@@ -11,9 +11,11 @@ from fields.parameters.batch import ParameterBatch
 from fields.parameters.settings import THERAPIES
 
 
-def batch_events(p: Parameters, runs: int, days: float, out_days: np.ndarray):
-    """Per run: resection and onset days (runs, 1), event lists, padded stops and event days."""
+def batch_events(p: Parameters, runs: int, days, out_days: np.ndarray):
+    """Per run: resection and onset days (runs, 1), event lists, padded stops and event days
+    (``days``: the horizon, one or one per run)."""
     shape = (runs, 1)
+    horizons = np.broadcast_to(np.asarray(days, dtype=float), (runs,))
     resect = primary.resection_time(p.primary)
     resect = np.full(shape, np.inf) if resect is None else np.broadcast_to(resect, shape) + 0.0
     onset = np.broadcast_to(primary.onset_time(p.primary, p.dissemination), shape) + 0.0
@@ -29,14 +31,15 @@ def batch_events(p: Parameters, runs: int, days: float, out_days: np.ndarray):
     events: list[list[tuple[float, str]]] = []
     for r in range(runs):
         mine = [(float(t[r, 0]), label) for t, label in candidates]
-        events.append(sorted((t, label) for t, label in mine if 0.0 < t < days))
+        events.append(sorted((t, label) for t, label in mine if 0.0 < t < horizons[r]))
     width = max((len(e) for e in events), default=0)
     event_days = np.full((runs, max(width, 1)), np.inf)
     stops = np.full((runs, out_days.size - 1 + width + 1), np.inf)
     for r, mine in enumerate(events):
         times = [t for t, _ in mine]
         event_days[r, : len(times)] = times
-        row = sorted({*out_days[1:].tolist(), *times})
+        grid = out_days[1:][out_days[1:] <= horizons[r] + 1e-9 * max(horizons[r], 1.0)]
+        row = sorted({*grid.tolist(), *times})
         stops[r, : len(row)] = row
     return resect, onset, events, stops, event_days
 

@@ -72,15 +72,10 @@ class BatchLesions:
         self.count[rows, cols] = founded[rows, 0]
         self.filled[rows] += 1
         self.founded[rows, 0] += founded[rows, 0]
-        for r in np.nonzero(self.filled > self.keep)[0]:
-            n = self.filled[r]
-            lo_r, hi_r, count_r = lesions.merge_closest(
-                self.lo[r, :n].copy(), self.hi[r, :n].copy(), self.count[r, :n].copy(), self.keep
+        if (self.filled > self.keep).any():
+            kernels.merge_rows(
+                self.lo, self.hi, self.count, self.filled, self.keep, lesions.merge_closest
             )
-            m = lo_r.size
-            self.lo[r], self.hi[r], self.count[r] = 0.0, 0.0, 0.0
-            self.lo[r, :m], self.hi[r, :m], self.count[r, :m] = lo_r, hi_r, count_r
-            self.filled[r] = m
 
     def _per_run(self, dt: np.ndarray, support: np.ndarray) -> tuple:
         runs = dt.shape[0]

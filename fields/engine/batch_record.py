@@ -37,6 +37,7 @@ class BatchRecord:
     steps: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
     errors: dict[int, str] = field(default_factory=dict)
     patches: dict[str, list[Patch]] = field(default_factory=dict)
+    horizon: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @property
     def size(self) -> int:
@@ -47,19 +48,23 @@ class BatchRecord:
         if i in self.errors:
             raise RuntimeError(self.errors[i])
         p = self.batch.member(i)
+        days = float(self.horizon[i]) if self.horizon.size else self.days
+        n = int(np.searchsorted(self.times, days + 1e-9 * max(days, 1.0), side="right"))
         rec = Recorder(store_fields=bool(self.fields))
-        rec.times = [float(t) for t in self.times]
-        rec.systemic = {k: list(v[i]) for k, v in self.systemic.items()}
+        rec.times = [float(t) for t in self.times[:n]]
+        rec.systemic = {k: list(v[i, :n]) for k, v in self.systemic.items()}
         rec.site_series = {
-            s: {k: list(v[i]) for k, v in series.items()} for s, series in self.site_series.items()
+            s: {k: list(v[i, :n]) for k, v in series.items()}
+            for s, series in self.site_series.items()
         }
-        rec.lesion_density = {s: list(v[i]) for s, v in self.density.items()}
+        rec.lesion_density = {s: list(v[i, :n]) for s, v in self.density.items()}
         views = {}
         for s in self.sites:
             patch = self.patches[s][i]
             if self.fields:
                 rec.site_fields[s] = {
-                    k: [patch.to_grid(frame) for frame in v[i]] for k, v in self.fields[s].items()
+                    k: [patch.to_grid(frame) for frame in v[i, :n]]
+                    for k, v in self.fields[s].items()
                 }
             views[s] = _SiteView(patch, _Sizes(lesions.size_edges(p.lesions)))
         return RunRecord(
@@ -69,7 +74,7 @@ class BatchRecord:
             {s: float(self.outgrowth[s][i]) for s in self.sites},
             self.geometry,
             self.seed,
-            self.days,
+            days,
             self.events[i],
             float(self.onset_day[i]),
             float(self.resection_day[i]),

@@ -43,20 +43,7 @@ def template(study: Study, design: list[dict[str, Any]]) -> xr.Dataset:
         else:
             dims, shape = ("run", "site", "time"), (n, sites.size, times.size)
         data[name] = xr.Variable(dims, np.full(shape, np.nan), attrs=output_attrs(study, name))
-    data["status"] = xr.Variable(
-        ("run",),
-        np.zeros(n, dtype=np.int8),
-        attrs={
-            "long_name": "run status",
-            "flag_values": "0 1 2",
-            "flag_meanings": "pending done failed",
-        },
-    )
-    data["error"] = xr.Variable(
-        ("run",),
-        np.full(n, "", dtype=f"<U{ERROR_WIDTH}"),
-        attrs={"long_name": "error message of a failed run"},
-    )
+    data.update(status_variables("run", n, ERROR_WIDTH))
     coords: dict[str, Any] = {
         "run": xr.Variable(("run",), np.arange(n), attrs={"long_name": "run index"}),
         "site": xr.Variable(("site",), sites, attrs={"long_name": "organ site"}),
@@ -84,6 +71,44 @@ def template(study: Study, design: list[dict[str, Any]]) -> xr.Dataset:
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }
     return xr.Dataset(data, coords=coords, attrs=attrs)
+
+
+def create_zarr(path: Path, ds: xr.Dataset, dim: str, chunk: int) -> None:
+    """Write ``ds`` as a new zarr store chunked by ``chunk`` along ``dim``; it is built under a
+    temporary name and renamed, so a kill never leaves a half-created store."""
+    tmp = path.with_name(f".{path.name}.creating-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    encoding = {
+        name: {"chunks": (chunk, *var.shape[1:])}
+        for name, var in ds.data_vars.items()
+        if var.dims[:1] == (dim,)
+    }
+    try:
+        ds.to_zarr(tmp, mode="w", zarr_format=2, consolidated=True, encoding=encoding)
+        os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def status_variables(dim: str, n: int, width: int) -> dict[str, xr.Variable]:
+    """``status`` (pending, done, failed) and ``error`` (the message of a failure) per ``dim``."""
+    return {
+        "status": xr.Variable(
+            (dim,),
+            np.zeros(n, dtype=np.int8),
+            attrs={
+                "long_name": f"{dim} status",
+                "flag_values": "0 1 2",
+                "flag_meanings": "pending done failed",
+            },
+        ),
+        "error": xr.Variable(
+            (dim,),
+            np.full(n, "", dtype=f"<U{width}"),
+            attrs={"long_name": f"error message of a failed {dim}"},
+        ),
+    }
 
 
 def _coord_value(value: Any) -> Any:
@@ -133,20 +158,7 @@ class RunStore:
             return cls(path)
         if not path.parent.resolve().is_dir():
             raise FieldsInputError(f"store = '{path}' is not allowed: its folder does not exist")
-        # build under a temporary name and rename: a kill never leaves a half-created store
-        tmp = path.with_name(f".{path.name}.creating-{os.getpid()}")
-        shutil.rmtree(tmp, ignore_errors=True)
-        encoding = {
-            name: {"chunks": (1, *var.shape[1:])}
-            for name, var in ds.data_vars.items()
-            if var.dims[:1] == ("run",)
-        }
-        try:
-            ds.to_zarr(tmp, mode="w", zarr_format=2, consolidated=True, encoding=encoding)
-            os.replace(tmp, path)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+        create_zarr(path, ds, "run", 1)
         return cls(path)
 
     def status(self) -> np.ndarray:

@@ -40,7 +40,16 @@ from typing import Any
 from fields.core.errors import FieldsInputError
 from fields.core.version import __version__
 from fields.engine.contract import SITE_SERIES, systemic_names
-from fields.experiments.varied import Varied, bad, flatten_vary, number, parse_varied
+from fields.experiments.varied import (
+    Varied,
+    bad,
+    flatten_vary,
+    header,
+    number,
+    parse_varied,
+    seed_of,
+    site_list,
+)
 from fields.parameters import (
     GEOMETRIES,
     Parameters,
@@ -213,18 +222,13 @@ def load_study(path: str | Path) -> Study:
 
 
 def study_from_dict(doc: dict[str, Any], path: Path | None = None) -> Study:
-    meta = doc.get("study")
-    if not isinstance(meta, dict):
-        raise bad("study", meta, "a [study] table (see fields/experiments/study.py for the format)")
-    unknown = sorted(set(doc) - {"study", "parameters", "vary", "sensitivity"})
-    if unknown:
-        raise bad(unknown[0], doc[unknown[0]], "one of study, parameters, vary, sensitivity")
-    unknown = sorted(set(meta) - _STUDY_KEYS)
-    if unknown:
-        raise bad(
-            f"study.{unknown[0]}", meta[unknown[0]], f"one of {', '.join(sorted(_STUDY_KEYS))}"
-        )
-
+    meta = header(
+        doc,
+        "study",
+        {"parameters", "vary", "sensitivity"},
+        _STUDY_KEYS,
+        "fields/experiments/study.py",
+    )
     if path is not None:
         base = load_parameters(path)  # handles [parameters] and base = ...
     else:
@@ -234,23 +238,13 @@ def study_from_dict(doc: dict[str, Any], path: Path | None = None) -> Study:
     if not isinstance(name, str) or not name:
         raise bad("study.name", name, "a non-empty string")
     description = meta.get("description", "")
-    sites = meta.get("sites", ["lung"])
-    if isinstance(sites, str):
-        sites = [sites]
-    known = ", ".join(base.sites)
-    if not isinstance(sites, list) or not sites:
-        raise bad("study.sites", sites, f"a non-empty list of {known}")
-    for site in sites:
-        if site not in base.sites:
-            raise bad("study.sites", site, f"one of {known}")
+    sites = site_list(meta, "study.sites", base.sites, ["lung"])
     geometry = meta.get("geometry", "krogh")
     if geometry not in GEOMETRIES:
         raise bad("study.geometry", geometry, f"one of {', '.join(GEOMETRIES)}")
     days = number("study.days", meta.get("days", 3650.0), positive=True)
     every = number("study.output_every_days", meta.get("output_every_days", 30.0), positive=True)
-    seed = meta.get("seed", 0)
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise bad("study.seed", seed, "an integer >= 0")
+    seed = seed_of(meta, "study.seed")
     sampling = meta.get("sampling", "grid")
     if sampling not in SAMPLINGS:
         raise bad("study.sampling", sampling, f"one of {', '.join(SAMPLINGS)}")

@@ -18,6 +18,44 @@ def bad(key: str, value: object, allowed: str) -> FieldsInputError:
     return FieldsInputError(f"{key} = {value!r} is not allowed: {allowed}")
 
 
+def header(
+    doc: dict[str, Any], table: str, tables: set[str], keys: set[str], where: str
+) -> dict[str, Any]:
+    """The ``[table]`` of a study-like file, with every top-level table and key checked
+    (``where`` names the module that documents the format)."""
+    meta = doc.get(table)
+    if not isinstance(meta, dict):
+        raise bad(table, meta, f"a [{table}] table (see {where} for the format)")
+    unknown = sorted(set(doc) - {table, *tables})
+    if unknown:
+        raise bad(unknown[0], doc[unknown[0]], f"one of {', '.join(sorted({table, *tables}))}")
+    unknown = sorted(set(meta) - keys)
+    if unknown:
+        raise bad(f"{table}.{unknown[0]}", meta[unknown[0]], f"one of {', '.join(sorted(keys))}")
+    return meta
+
+
+def site_list(meta: dict[str, Any], key: str, known: Any, default: list[str]) -> list[str]:
+    """A non-empty list of known site names (a single name is a list of one)."""
+    sites = meta.get(key.split(".")[-1], default)
+    if isinstance(sites, str):
+        sites = [sites]
+    names = ", ".join(known)
+    if not isinstance(sites, list) or not sites:
+        raise bad(key, sites, f"a non-empty list of {names}")
+    for site in sites:
+        if site not in known:
+            raise bad(key, site, f"one of {names}")
+    return list(dict.fromkeys(sites))
+
+
+def seed_of(meta: dict[str, Any], key: str) -> int:
+    seed = meta.get(key.split(".")[-1], 0)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise bad(key, seed, "an integer >= 0")
+    return seed
+
+
 def number(key: str, value: object, *, positive: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise bad(key, value, "a finite number")

@@ -138,11 +138,18 @@ def shed_rate(cells, p: PrimaryParameters, d: DisseminationParameters):
     cells = np.asarray(cells, dtype=float)
     above = diameter_mm(cells, p) >= d.onset_diameter_mm * (1.0 - 1e-12)
     grams = cells / (p.cells_per_mm3 * 1000.0)  # 1 cm^3 ~ 1 g
-    return _same(np.where((cells > 0.0) & above, d.shed_cells_per_g_per_day * grams, 0.0))
+    rate = d.shed_cells_per_g_per_day * grams**d.size_exponent  # per 1 g at 1 g
+    return _same(np.where((cells > 0.0) & above, rate, 0.0))
 
 
 def shed_cells(n0, n1, dt, p: PrimaryParameters, d: DisseminationParameters):
-    """Cells shed during a step (the step never straddles the onset: it is an event)."""
+    """Cells shed during a step (the step never straddles the onset: it is an event); exact for
+    exponential growth across the step, since N**b then grows exponentially too."""
+    b = d.size_exponent
     grams_per_cell = 1.0 / (p.cells_per_mm3 * 1000.0)
-    shed = d.shed_cells_per_g_per_day * grams_per_cell * integral_cells(n0, n1, dt)
+    shed = (
+        d.shed_cells_per_g_per_day
+        * grams_per_cell**b
+        * integral_cells(np.asarray(n0, dtype=float) ** b, np.asarray(n1, dtype=float) ** b, dt)
+    )
     return _same(np.where(np.asarray(shed_rate(n0, p, d)) == 0.0, 0.0, shed))

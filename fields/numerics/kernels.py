@@ -238,3 +238,97 @@ def dtc_update(a11, a12, a21, a22, b1, b2, x1, x2, t):
         for v in (a11, a12, a21, a22, b1, b2, x1, x2, t)
     ]
     return _dtc_update_numba(*full)
+
+
+# ------------------------------------------------------------- merging the closest cohorts
+if HAVE_NUMBA:
+
+    @numba.njit(cache=True)
+    def _stable_order(x):  # pragma: no cover - compiled
+        """np.argsort(x, kind="stable"), in O(n) when only the last value is out of order."""
+        n = x.size
+        for i in range(n - 2):
+            if x[i + 1] < x[i]:
+                return np.argsort(x, kind="mergesort")
+        last = x[n - 1]
+        pos = n - 1
+        while pos > 0 and x[pos - 1] > last:  # stable: after every equal value
+            pos -= 1
+        order = np.empty(n, dtype=np.int64)
+        for i in range(pos):
+            order[i] = i
+        order[pos] = n - 1
+        for i in range(pos, n - 1):
+            order[i + 1] = i
+        return order
+
+    @numba.njit(cache=True)
+    def _merge_rows_numba(lo, hi, count, filled, keep):  # pragma: no cover - compiled
+        for r in range(lo.shape[0]):
+            n = filled[r]
+            if n <= keep:
+                continue
+            order = _stable_order(lo[r, :n])
+            a, b, c = lo[r, :n][order], hi[r, :n][order], count[r, :n][order]
+            size = n
+            if size == keep + 1:  # the usual case: one new cohort, one merge, O(n)
+                best = 0
+                best_gap = np.inf
+                for i in range(size - 1):
+                    gap = a[i + 1] - b[i] + (b[i + 1] - a[i + 1]) + (b[i] - a[i])
+                    if gap < best_gap:  # the first smallest, as a stable argsort gives
+                        best, best_gap = i, gap
+                a[best] = min(a[best], a[best + 1])
+                b[best] = max(b[best], b[best + 1])
+                c[best] = c[best] + c[best + 1]
+                a[best + 1 : size - 1] = a[best + 2 : size].copy()
+                b[best + 1 : size - 1] = b[best + 2 : size].copy()
+                c[best + 1 : size - 1] = c[best + 2 : size].copy()
+                size -= 1
+            while size > keep:
+                gaps = np.empty(size - 1)
+                for i in range(size - 1):
+                    gaps[i] = a[i + 1] - b[i] + (b[i + 1] - a[i + 1]) + (b[i] - a[i])
+                pairs = np.sort(np.argsort(gaps, kind="mergesort")[: size - keep])
+                drop = np.zeros(size, dtype=np.bool_)
+                for k in range(pairs.size):
+                    p = pairs[k]
+                    if k > 0 and p - pairs[k - 1] <= 1:
+                        continue
+                    a[p] = min(a[p], a[p + 1])
+                    b[p] = max(b[p], b[p + 1])
+                    c[p] = c[p] + c[p + 1]
+                    drop[p + 1] = True
+                m = 0
+                for i in range(size):
+                    if not drop[i]:
+                        a[m], b[m], c[m] = a[i], b[i], c[i]
+                        m += 1
+                size = m
+            lo[r, :] = 0.0
+            hi[r, :] = 0.0
+            count[r, :] = 0.0
+            lo[r, :size] = a[:size]
+            hi[r, :size] = b[:size]
+            count[r, :size] = c[:size]
+            filled[r] = size
+
+
+def merge_rows_numpy(lo, hi, count, filled, keep: int, merge) -> None:
+    """Each row with more than ``keep`` cohorts merged by ``merge`` (the reference,
+    :func:`fields.model.lesions.merge_closest`), in place."""
+    for r in np.nonzero(filled > keep)[0]:
+        n = filled[r]
+        a, b, c = merge(lo[r, :n].copy(), hi[r, :n].copy(), count[r, :n].copy(), keep)
+        m = a.size
+        lo[r], hi[r], count[r] = 0.0, 0.0, 0.0
+        lo[r, :m], hi[r, :m], count[r, :m] = a, b, c
+        filled[r] = m
+
+
+def merge_rows(lo, hi, count, filled, keep: int, merge) -> None:
+    """At most ``keep`` cohorts per row, merging the closest neighbours; in place."""
+    if backend() == "numba":
+        _merge_rows_numba(lo, hi, count, filled, keep)
+    else:
+        merge_rows_numpy(lo, hi, count, filled, keep, merge)

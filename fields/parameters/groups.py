@@ -113,6 +113,16 @@ class DisseminationParameters:
         confidence="checked",
         lo=0.0,
     )
+    size_exponent: float = param(
+        1.0,
+        "1",
+        "[verschraegen2005], [michaelson2002]: the risk of distant spread rises far more slowly "
+        "than tumour volume (mortality 10 % to 25 % from 3 to 50 mm, N0); shedding = rate per "
+        "gram x 1 g x (mass / 1 g)**exponent (1: proportional to mass)",
+        confidence="assumed",
+        lo=0.0,
+        hi=1.0,
+    )
     arrest_fraction: float = param(
         1e-3,
         "1",
@@ -251,12 +261,15 @@ class DTCParameters:
         0.8, "1", "assumed: niches support DTC survival ([sleeman2012])", lo=0.0, hi=1.0
     )
     founding_per_day: float = param(
-        1e-7,
+        2.2e-9,
         "1/day",
-        "assumed: rate at which an activated DTC in a full niche on stiff matrix founds a growing "
-        "lesion; set so that the default patient resected at 15 mm relapses within 10 years "
-        "with a probability (0.18) near the 13-20 % late distant recurrence of T1 patients "
-        "([pan2017]; [engel2003]); the cohort calibration replaces it",
+        "calibrated: posterior median (90 % interval 1.7e-9 - 2.9e-9) of the population median "
+        "in studies/lead_time_calibration.toml, fitted to the median months to metastasis after "
+        "T1 and T3 resection and the M1 fraction of T1/T2 ([engel2003] via [klein2009]) and the "
+        "10-year distant metastasis incidence ([holleczek2019]); patients vary about it "
+        "log-normally (sigma 1.86). The rate at which an activated DTC in a full niche on stiff "
+        "matrix founds a growing lesion",
+        confidence="calibrated",
         lo=0.0,
     )
     founding_without_niche: float = param(
@@ -288,7 +301,14 @@ class LesionParameters:
         choices=("exponential", "gompertz"),
     )
     tvdt_days: float = param(
-        82.0, "day", f"{KLEIN}: breast metastases", confidence="checked", lo=0.0, lo_open=True
+        46.0,
+        "day",
+        "calibrated: posterior median (90 % interval 42 - 50 days) of the population median in "
+        f"studies/lead_time_calibration.toml, under a prior from {KLEIN} (breast metastases, 82 "
+        "days in 29 patients, a factor of two either way)",
+        confidence="calibrated",
+        lo=0.0,
+        lo_open=True,
     )
     carrying_capacity_cells: float = param(
         1e12,

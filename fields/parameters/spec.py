@@ -19,7 +19,7 @@ NONE_WORDS = ("none", "off", "null")
 
 #: How sure we are of a value: read in the cited source; remembered from the literature but not
 #: re-read; a modelling choice without a measurement (the source says why); a name or switch.
-CONFIDENCE = ("checked", "recalled", "assumed", "definition")
+CONFIDENCE = ("checked", "recalled", "calibrated", "assumed", "definition")
 
 
 #: Marks a leaf without a default: its value must come from data.

@@ -168,3 +168,90 @@ def test_memory_of_a_batch_does_not_grow_with_simulated_time():
         peaks.append(tracemalloc.get_traced_memory()[1] - outputs)
         tracemalloc.stop()
     assert peaks[1] <= 1.10 * peaks[0], peaks
+
+
+def test_each_run_keeps_its_own_horizon():
+    """Runs with their own horizons (on the shared output grid) equal runs alone that stop
+    there; their outputs beyond it are NaN."""
+    from fields.io.tree import build_tree
+
+    batch = ParameterBatch(_base(), _design(3, seed=5))
+    horizons = [600.0, 1200.0, 900.0]
+    record = run_batch(
+        batch, sites=SITES, days=horizons, geometry="krogh", output_every_days=60.0, keep="series"
+    )
+    for i, days in enumerate(horizons):
+        alone = fields.simulate(
+            batch.member(i), sites=SITES, days=days, geometry="krogh", output_every_days=60.0
+        )
+        mine = build_tree(record.run_record(i))
+        assert mine.sizes["time"] == alone.sizes["time"]
+        for node in alone.subtree:
+            for name, var in node.dataset.data_vars.items():
+                if name in mine[node.path].dataset:
+                    assert _close(var.values, mine[node.path].dataset[name].values) <= RTOL
+        beyond = record.times > days
+        assert np.isnan(record.systemic["tumour_cells"][i, beyond]).all()
+    with pytest.raises(FieldsInputError, match=r"days \(run 0\) = 610.0"):
+        run_batch(batch, sites=["lung"], days=[610.0, 1200.0, 900.0], output_every_days=60.0)
+    with pytest.raises(FieldsInputError, match="one per run"):
+        run_batch(batch, sites=["lung"], days=[600.0, 1200.0], output_every_days=60.0)
+
+
+def test_a_run_can_leave_the_batch_at_its_death():
+    lethal = Parameters().with_updates({"dtc.founding_per_day": 1e-3, "lesions.tvdt_days": 20.0})
+    batch = ParameterBatch(lethal, {"primary.tvdt_days": [40.0, 400.0]})
+    args = {"sites": ["lung"], "days": 3650.0, "geometry": "krogh", "output_every_days": 30.0}
+    full = run_batch(batch, **args)
+    short = run_batch(batch, **args, stop_at_death=True)
+    assert np.isfinite(full.death_day[0])
+    np.testing.assert_array_equal(full.death_day, short.death_day)
+    after = full.times > full.death_day[0] + 30.0
+    assert np.isnan(short.systemic["tumour_cells"][0, after]).all()
+    assert np.isfinite(full.systemic["tumour_cells"][0, after]).all()
+    assert short.steps[0] < full.steps[0]
+
+
+def test_merging_cohorts_compiled_matches_the_reference(monkeypatch):
+    """With few cohorts kept, merging happens every step: the compiled merge gives the numbers
+    of :func:`fields.model.lesions.merge_closest`, and the batch those of runs alone."""
+    from fields.model import lesions
+    from fields.numerics import kernels
+
+    rng = np.random.default_rng(3)
+    for trial in range(20):
+        runs, keep = 12, 30
+        lo, hi, n = (np.zeros((runs, keep + 3)) for _ in range(3))
+        filled = rng.integers(20, keep + 3, runs)
+        for r in range(runs):
+            m = filled[r]
+            start = np.sort(rng.random(m) * 20.0) if trial % 2 else rng.random(m) * 20.0
+            if trial % 3 == 0:
+                start = np.round(start)  # ties
+            lo[r, :m], hi[r, :m] = start, start + rng.random(m) * (rng.random(m) < 0.5)
+            n[r, :m] = rng.random(m)
+        a = [x.copy() for x in (lo, hi, n, filled)]
+        b = [x.copy() for x in (lo, hi, n, filled)]
+        kernels.merge_rows(*a, keep, lesions.merge_closest)
+        kernels.merge_rows_numpy(*b, keep, lesions.merge_closest)
+        for x, y in zip(a, b, strict=True):
+            np.testing.assert_array_equal(x, y)
+    few = _base().with_updates({"lesions.max_cohorts": 25})
+    batch = ParameterBatch(few, _design(3, seed=9))
+    args = {"sites": ["lung"], "days": 730.0, "geometry": "krogh", "output_every_days": 73.0}
+    record = run_batch(batch, **args)
+    alone = fields.simulate(batch.member(1), **args)
+    np.testing.assert_allclose(
+        record.site_series["lung"]["expected_detectable_lesions"][1],
+        alone["lung"]["expected_detectable_lesions"].values,
+        rtol=1e-8,
+    )
+    monkeypatch.setenv("FIELDS_KERNELS", "numpy")
+    plain = run_batch(batch, **args)
+    assert (
+        _close(
+            plain.site_series["lung"]["metastasis_cells"],
+            record.site_series["lung"]["metastasis_cells"],
+        )
+        <= 1e-10
+    )

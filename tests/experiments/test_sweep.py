@@ -278,11 +278,18 @@ def _reduced(path: Path, **changes):
 def test_lead_time_claim_direction_on_a_reduced_study():
     """Acceptance 3: time from resection to the first distant outgrowth is shorter after a T3
     (> 5 cm) than after a T1 (< 2 cm) resection (Klein 2009)."""
-    study = _reduced(STUDIES / "lead_time.toml", sites=("lung",), output_every_days=365.0)
-    from fields.experiments.varied import Varied
-
-    study = dataclasses.replace(
-        study, varied=(Varied("primary.resection_diameter_mm", values=(15.0, 60.0)),)
+    study = study_from_dict(
+        {
+            "study": {
+                "name": "lead_time_one_patient",
+                "sites": ["lung"],
+                "geometry": "krogh",
+                "days": 9125.0,
+                "output_every_days": 365.0,
+                "outputs": ["time_resection_to_outgrowth_days"],
+            },
+            "vary": {"primary.resection_diameter_mm": {"values": [15.0, 60.0]}},
+        }
     )
     ds = sweep(study, workers=0, progress=False)
     lead = ds["time_resection_to_outgrowth_days"].values

@@ -24,7 +24,12 @@ T_END = 2400.0
 
 def exponential_params(**extra) -> fields.Parameters:
     return fields.Parameters().with_updates(
-        {"lesions.growth_law": "exponential", "lesions.carrying_capacity_cells": 1e12, **extra}
+        {
+            "lesions.growth_law": "exponential",
+            "lesions.carrying_capacity_cells": 1e12,
+            "lesions.tvdt_days": 82.0,  # Iwata's closed form holds below the carrying capacity
+            **extra,
+        }
     )
 
 

@@ -264,7 +264,12 @@ def test_results_unchanged_when_step_controller_tightened():
     controller takes 5x smaller maximum steps, 5x smaller post-event steps and grows slower.
     Events (dissemination onset, an anti-VEGF course) are included."""
     base = fields.Parameters().with_updates(
-        {"interventions.anti_vegf.start_day": 2000.0, "interventions.anti_vegf.end_day": 2300.0}
+        {
+            "interventions.anti_vegf.start_day": 2000.0,
+            "interventions.anti_vegf.end_day": 2300.0,
+            # a high-founding patient (the cohort's upper tail): outgrowth in both sites
+            "dtc.founding_per_day": 1e-7,
+        }
     )
     tight = {
         "stepping.dt_max_days": 1.0,

@@ -1,0 +1,119 @@
+"""A patient's clinical events drawn from the model's expected numbers of detectable lesions.
+
+Detectable metastases appear as a Poisson process in time whose mean by day t is the expected
+number of detectable lesions E(t) summed over sites (the lesion layer, ``fields.model.lesions``).
+The first one appears when E reaches a threshold drawn from Exp(1) (first passage of a Poisson
+process); its site is drawn in proportion to each site's share of the increase of E over that
+interval; the detectable lesions at the end of follow-up are that one plus Poisson(E(end) -
+threshold), spread over sites by their increase since the first. Each patient draws from its own
+stream, so a patient's events do not depend on the others or on the worker count.
+
+Rao-Blackwell summaries (used for calibration, where draws would only add noise) are the same
+events' probabilities: P(metastatic at diagnosis) = 1 - exp(-E(dx)) and the metastasis-free
+probability s days after diagnosis, exp(-(E(dx + s) - E(dx))).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+MONTH_DAYS = 30.4375
+#: immunocytochemistry screens ~2e6 mononuclear cells per patient ([braun2005]); at ~2e7
+#: nucleated cells per mL of aspirate (assumed) that is 0.1 mL of marrow
+MARROW_SAMPLE_ML = 0.1
+#: CellSearch blood sample ([lucci2012], [janni2016]), circulating lifetime of a CTC ~1-2.4 h
+#: half-life ([meng2004]: 1.7 h taken, so a mean lifetime of 2.45 h), blood volume 5 L (assumed)
+CTC_SAMPLE_ML = 7.5
+CTC_LIFETIME_DAYS = 1.7 / 24.0 / math.log(2.0)
+BLOOD_ML = 5000.0
+
+
+def running_max(e: np.ndarray) -> np.ndarray:
+    """E made non-decreasing in time (a detected lesion stays detected); NaN after a run
+    ended carries the last value."""
+    filled = np.where(np.isfinite(e), e, -np.inf)
+    out = np.maximum.accumulate(np.maximum(filled, 0.0), axis=-1)
+    return out
+
+
+def at_time(times: np.ndarray, e: np.ndarray, when: float) -> float:
+    """E at ``when`` (linear between outputs; its last value beyond the last output)."""
+    return float(np.interp(when, times, e))
+
+
+def patient_events(
+    times: np.ndarray,
+    by_site: np.ndarray,
+    diagnosis_day: float,
+    end_day: float,
+    rng: np.random.Generator,
+    site_names: list[str],
+) -> dict[str, object]:
+    """One patient's events from ``by_site`` (site, time) expected detectable lesions; events
+    after ``end_day`` (end of follow-up or death) are censored."""
+    e_site = running_max(by_site)
+    e = running_max(e_site.sum(axis=0))
+    threshold = rng.exponential()
+    lesion_u = rng.random()
+    site_u = rng.random()
+    e_dx = at_time(times, e, diagnosis_day)
+    e_end = at_time(times, e, end_day)
+    out: dict[str, object] = {
+        "metastatic_at_diagnosis": e_dx >= threshold,
+        "metastasis_observed": False,
+        "time_to_metastasis_days": end_day - diagnosis_day,
+        "first_site": "",
+        "detectable_lesions": np.zeros(len(site_names), dtype=np.int64),
+    }
+    if e_end < threshold:
+        return out
+    k = int(np.argmax(e >= threshold))
+    if k == 0:
+        first_day = float(times[0])
+    else:
+        frac = (threshold - e[k - 1]) / (e[k] - e[k - 1])
+        first_day = float(times[k - 1] + frac * (times[k] - times[k - 1]))
+    first_day = min(first_day, end_day)
+    gain = np.maximum(e_site[:, k] - (e_site[:, k - 1] if k else 0.0), 0.0)
+    share = gain if gain.sum() > 0 else np.maximum(e_site[:, k], 1e-300)
+    first = int(np.searchsorted(np.cumsum(share) / share.sum(), site_u, side="right"))
+    first = min(first, len(site_names) - 1)
+    counts = np.zeros(len(site_names), dtype=np.int64)
+    counts[first] = 1
+    extra = _poisson(e_end - threshold, lesion_u)
+    if extra:
+        later = np.array(
+            [at_time(times, row, end_day) - at_time(times, row, first_day) for row in e_site]
+        )
+        later = np.maximum(later, 0.0)
+        weights = later / later.sum() if later.sum() > 0 else share / share.sum()
+        counts += rng.multinomial(extra, weights)
+    out["first_site"] = site_names[first]
+    out["detectable_lesions"] = counts
+    if out["metastatic_at_diagnosis"]:
+        out["time_to_metastasis_days"] = math.nan
+        return out
+    out["metastasis_observed"] = True
+    out["time_to_metastasis_days"] = first_day - diagnosis_day
+    return out
+
+
+def _poisson(mean: float, u: float) -> int:
+    """Poisson(mean) by inversion of one uniform (so one draw per patient, whatever the mean)."""
+    from scipy.stats import poisson
+
+    return int(poisson.ppf(u, max(mean, 0.0))) if mean > 0 else 0
+
+
+def metastasis_free(
+    times: np.ndarray, e_total: np.ndarray, diagnosis_day: float, end_day: float, grid: np.ndarray
+) -> tuple[float, np.ndarray]:
+    """(P(metastatic at diagnosis), metastasis-free probability on ``grid`` days after diagnosis
+    given none at diagnosis; NaN beyond ``end_day``)."""
+    e = running_max(e_total)
+    e_dx = at_time(times, e, diagnosis_day)
+    when = diagnosis_day + grid
+    values = np.exp(-(np.interp(when, times, e) - e_dx))
+    return float(-math.expm1(-e_dx)), np.where(when <= end_day + 1e-9, values, np.nan)
