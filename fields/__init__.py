@@ -40,11 +40,11 @@ def __getattr__(name: str):
 
         return sweep
     if name == "cohort":
-        from fields.experiments.cohort import cohort
+        from fields.experiments.population.cohort import cohort
 
         return cohort
     if name == "calibrate":
-        from fields.experiments.calibration import calibrate
+        from fields.experiments.population.calibration import calibrate
 
         return calibrate
     raise AttributeError(f"module 'fields' has no attribute {name!r}")

@@ -68,10 +68,10 @@ QUICK_CASES = (
 
 def _measure(case: CohortCase) -> dict[str, float]:
     from fields.engine.batch import run_batch
-    from fields.experiments.calibration import calibrate
-    from fields.experiments.cohort import cohort
-    from fields.experiments.cohort_file import load_cohort
-    from fields.experiments.cohort_run import diagnosis_days
+    from fields.experiments.population.calibration import calibrate
+    from fields.experiments.population.cohort import cohort
+    from fields.experiments.population.cohort_file import load_cohort
+    from fields.experiments.population.cohort_run import diagnosis_days
     from fields.experiments.run import simulate
     from fields.parameters.batch import ParameterBatch
 

@@ -19,10 +19,10 @@ def cmd_cohort(args: argparse.Namespace) -> int:
 
     import numpy as np
 
-    from fields.experiments.cohort import cohort
-    from fields.experiments.cohort_file import load_cohort
-    from fields.experiments.cohort_stats import statistic
-    from fields.experiments.survival import kaplan_meier
+    from fields.experiments.population.cohort import cohort
+    from fields.experiments.population.cohort_file import load_cohort
+    from fields.experiments.population.cohort_stats import statistic
+    from fields.experiments.population.survival import kaplan_meier
 
     check_workers(args.workers)
     if args.patients is not None and args.patients < 1:
@@ -64,8 +64,8 @@ def cmd_cohort(args: argparse.Namespace) -> int:
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from fields.core.files import atomic_path, check_output_folder
-    from fields.experiments.calibration import calibrate, report
-    from fields.experiments.calibration_file import load_calibration
+    from fields.experiments.population.calibration import calibrate, report
+    from fields.experiments.population.calibration_file import load_calibration
     from fields.plot import save_figure
     from fields.plot.cohort import plot_calibration
 
@@ -115,7 +115,7 @@ def population_figure(args: argparse.Namespace):
         attrs = json.loads((Path(path) / ".zattrs").read_text(encoding="utf-8"))
         if "cohort_fingerprint" not in attrs:
             return None
-        from fields.experiments.cohort import open_cohort
+        from fields.experiments.population.cohort import open_cohort
         from fields.plot.cohort import plot_mfs
 
         output = args.output or "mfs"

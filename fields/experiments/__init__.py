@@ -2,10 +2,10 @@
 ``run`` dimension), Sobol sensitivity analysis, virtual patient cohorts (a ``patient``
 dimension), their survival curves, and calibration against published targets."""
 
-from fields.experiments.calibration import calibrate
-from fields.experiments.calibration_file import load_calibration
-from fields.experiments.cohort import cohort, open_cohort
-from fields.experiments.cohort_file import load_cohort
+from fields.experiments.population.calibration import calibrate
+from fields.experiments.population.calibration_file import load_calibration
+from fields.experiments.population.cohort import cohort, open_cohort
+from fields.experiments.population.cohort_file import load_cohort
 from fields.experiments.run import simulate
 from fields.experiments.store import STATUS_DONE, STATUS_FAILED, failed_runs, open_sweep
 from fields.experiments.study import Study, load_study, study_from_dict

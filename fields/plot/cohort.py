@@ -9,8 +9,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
 
-from fields.experiments.cohort_stats import statistic
-from fields.experiments.survival import kaplan_meier
+from fields.experiments.population.cohort_stats import statistic
+from fields.experiments.population.survival import kaplan_meier
 
 
 def plot_mfs(ds: xr.Dataset, by: str | None = "t_stage") -> plt.Figure:
@@ -77,7 +77,7 @@ def plot_mfs(ds: xr.Dataset, by: str | None = "t_stage") -> plt.Figure:
 
 
 def _members(ds: xr.Dataset, by: str | None, name: str) -> np.ndarray:
-    from fields.experiments.survival import groups
+    from fields.experiments.population.survival import groups
 
     return groups(ds, by)[name] & ds["metastasis_observed"].values.astype(bool)
 

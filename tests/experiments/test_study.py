@@ -147,8 +147,8 @@ def test_any_vary_table_is_accepted_or_one_clear_error(spec):
 def test_every_shipped_study_loads(tmp_path):
     from pathlib import Path
 
-    from fields.experiments.calibration_file import load_calibration
-    from fields.experiments.cohort_file import load_cohort
+    from fields.experiments.population.calibration_file import load_calibration
+    from fields.experiments.population.cohort_file import load_cohort
     from fields.parameters import read_toml
 
     studies = sorted(Path(__file__).resolve().parents[2].joinpath("studies").glob("*.toml"))

@@ -24,9 +24,9 @@ import numpy as np
 import xarray as xr
 
 from fields.core.version import __version__
-from fields.experiments.calibration_file import Calibration, Target, load_calibration
-from fields.experiments.cohort import cohort
-from fields.experiments.cohort_stats import effective_size, statistic
+from fields.experiments.population.calibration_file import Calibration, Target, load_calibration
+from fields.experiments.population.cohort import cohort
+from fields.experiments.population.cohort_stats import effective_size, statistic
 
 
 class Reweighted:

@@ -2,7 +2,7 @@
 dimension.
 
 Patients run in chunks of :data:`CHUNK` (a Dask task and a zarr chunk each): sampled, run as
-one batch on the batched engine, their events drawn (:mod:`fields.experiments.outcomes`). A chunk
+one batch on the batched engine, their events drawn (:mod:`fields.experiments.population.outcomes`). A chunk
 is written data first, status last, so a cohort killed at any moment resumes with the chunks
 that are missing; a failed patient keeps its message and the others go on. Results depend only
 on (cohort file, seed, package version): not on the worker count.
@@ -24,8 +24,14 @@ import xarray as xr
 
 from fields.core.errors import FieldsInputError
 from fields.core.version import __version__
-from fields.experiments.cohort_file import Cohort, load_cohort
-from fields.experiments.cohort_run import ERROR_WIDTH, OUTPUTS, empty_outputs, months, run_chunk
+from fields.experiments.population.cohort_file import Cohort, load_cohort
+from fields.experiments.population.cohort_run import (
+    ERROR_WIDTH,
+    OUTPUTS,
+    empty_outputs,
+    months,
+    run_chunk,
+)
 from fields.experiments.store import create_zarr, status_variables
 from fields.experiments.sweep import _executor
 

@@ -22,7 +22,7 @@ The format::
     source = "..."
 
     [[target]]                        # optional: published numbers the cohort should reproduce
-    name = "T1: median months to metastasis"      # (see fields.experiments.targets)
+    name = "T1: median months to metastasis"      # (see fields.experiments.population.targets)
     statistic = "median_months_to_metastasis"
     stages = ["T1"]
     value = 35.0
@@ -31,7 +31,7 @@ The format::
     source = "..."
 
 Every sampled key is a number of the parameter tree; each distribution needs a source (see
-:mod:`fields.experiments.distributions`). Diagnosis is resection: the cohort must resect, by
+:mod:`fields.experiments.population.distributions`). Diagnosis is resection: the cohort must resect, by
 ``primary.resection_diameter_mm`` (sampled or fixed) or ``primary.resection_day``. The ``stages``
 distribution, if any, gives each patient's ``t_stage``.
 """
@@ -49,8 +49,8 @@ from typing import Any
 import numpy as np
 
 from fields.core.version import __version__
-from fields.experiments.distributions import Distribution, parse_distribution
-from fields.experiments.targets import Target, parse_targets
+from fields.experiments.population.distributions import Distribution, parse_distribution
+from fields.experiments.population.targets import Target, parse_targets
 from fields.experiments.varied import bad, header, number, seed_of, site_list
 from fields.parameters import Parameters, flatten, load_parameters, read_toml
 from fields.parameters.batch import leaf_meta
@@ -156,7 +156,7 @@ def cohort_from_dict(doc: dict[str, Any], path: Path | None = None) -> Cohort:
         "cohort",
         {"parameters", "sample", "target"},
         _COHORT_KEYS,
-        "fields/experiments/cohort_file.py",
+        "fields/experiments/population/cohort_file.py",
     )
     if path is not None and "parameters" in doc:
         base = load_parameters(path)

@@ -14,15 +14,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fields.core.errors import FieldsInputError
-from fields.experiments.calibration import Reweighted, calibrate
-from fields.experiments.calibration_file import load_calibration
-from fields.experiments.cohort import cohort
-from fields.experiments.cohort_file import load_cohort
-from fields.experiments.cohort_stats import effective_size, statistic
-from fields.experiments.distributions import Distribution
+from fields.experiments.population.calibration import Reweighted, calibrate
+from fields.experiments.population.calibration_file import load_calibration
+from fields.experiments.population.cohort import cohort
+from fields.experiments.population.cohort_file import load_cohort
+from fields.experiments.population.cohort_stats import effective_size, statistic
+from fields.experiments.population.distributions import Distribution
 
-DATA = Path(__file__).resolve().parents[1] / "data"
-STUDIES = Path(__file__).resolve().parents[2] / "studies"
+DATA = Path(__file__).resolve().parents[2] / "data"
+STUDIES = Path(__file__).resolve().parents[3] / "studies"
 
 
 @settings(max_examples=30, deadline=None)

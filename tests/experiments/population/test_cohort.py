@@ -12,17 +12,17 @@ import pytest
 import xarray as xr
 
 from fields.core.errors import FieldsInputError
-from fields.experiments import cohort_run, outcomes
-from fields.experiments.cohort import cohort, open_cohort
-from fields.experiments.cohort_file import cohort_from_dict, load_cohort
-from fields.experiments.cohort_stats import statistic
-from fields.experiments.survival import kaplan_meier
+from fields.experiments.population import cohort_run, outcomes
+from fields.experiments.population.cohort import cohort, open_cohort
+from fields.experiments.population.cohort_file import cohort_from_dict, load_cohort
+from fields.experiments.population.cohort_stats import statistic
+from fields.experiments.population.survival import kaplan_meier
 
-# the module (fields.experiments.cohort is also the name of the function it exports)
-cohort_module = importlib.import_module("fields.experiments.cohort")
-DATA = Path(__file__).resolve().parents[1] / "data"
+# the module (fields.experiments.population.cohort is also the name of the function it exports)
+cohort_module = importlib.import_module("fields.experiments.population.cohort")
+DATA = Path(__file__).resolve().parents[2] / "data"
 SMALL = DATA / "cohort_small.toml"
-STUDIES = Path(__file__).resolve().parents[2] / "studies"
+STUDIES = Path(__file__).resolve().parents[3] / "studies"
 
 
 def _same(a: xr.Dataset, b: xr.Dataset) -> None:

@@ -15,8 +15,8 @@ import numpy as np
 
 from fields.core.errors import FieldsInputError
 from fields.engine.batch import run_batch
-from fields.experiments import outcomes
-from fields.experiments.cohort_file import Cohort
+from fields.experiments.population import outcomes
+from fields.experiments.population.cohort_file import Cohort
 from fields.model import primary
 from fields.parameters.batch import ParameterBatch
 

@@ -27,7 +27,7 @@ The format::
     [[target]]                         # fitted (default: the cohort file's [[target]]);
                                        # [[validation]] has the same form and is not fitted
     name = "T1: median months to metastasis"
-    statistic = "median_months_to_metastasis"   # see fields.experiments.cohort_stats
+    statistic = "median_months_to_metastasis"   # see fields.experiments.population.cohort_stats
     stages = ["T1"]
     value = 35.0
     sd = 5.0
@@ -43,9 +43,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fields.experiments.cohort_file import Cohort, load_cohort
-from fields.experiments.distributions import FIELDS, Distribution, parse_distribution
-from fields.experiments.targets import Target, parse_targets
+from fields.experiments.population.cohort_file import Cohort, load_cohort
+from fields.experiments.population.distributions import FIELDS, Distribution, parse_distribution
+from fields.experiments.population.targets import Target, parse_targets
 from fields.experiments.varied import bad, header, number
 from fields.parameters import read_toml
 
@@ -112,7 +112,7 @@ def load_calibration(path: str | Path) -> Calibration:
         "calibration",
         {"proposal", "parameter", "target", "validation"},
         _KEYS,
-        "fields/experiments/calibration_file.py",
+        "fields/experiments/population/calibration_file.py",
     )
     cohort_file = meta.get("cohort")
     if not isinstance(cohort_file, str) or not (path.parent / cohort_file).is_file():

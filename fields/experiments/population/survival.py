@@ -14,7 +14,7 @@ import numpy as np
 import xarray as xr
 
 from fields.core.errors import FieldsInputError
-from fields.experiments.outcomes import MONTH_DAYS
+from fields.experiments.population.outcomes import MONTH_DAYS
 
 
 def groups(ds: xr.Dataset, by: str | None, bins: int = 3) -> dict[str, np.ndarray]:

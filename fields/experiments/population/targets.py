@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from fields.experiments.cohort_stats import STATISTICS
+from fields.experiments.population.cohort_stats import STATISTICS
 from fields.experiments.varied import bad, number
 
 _TARGET_KEYS = {
