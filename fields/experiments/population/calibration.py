@@ -51,6 +51,26 @@ class Reweighted:
             return np.zeros_like(log_w)
         return np.exp(log_w - log_w.max())
 
+    def pool_error(
+        self, theta: dict[str, float], targets: tuple[Target, ...], resamples: int = 50
+    ) -> np.ndarray:
+        """Monte Carlo sd of each statistic at ``theta`` from the pool's finite size (bootstrap
+        over pool patients, seeded): the part of a prediction the posterior does not show."""
+        rng = np.random.default_rng(self.cal.seed)
+        w = self.weights(theta)
+        n = w.size
+        values = []
+        for _ in range(resamples):
+            pick = rng.integers(0, n, n)
+            pool = self.pool.isel(patient=pick)
+            values.append(
+                [
+                    statistic(pool, t.statistic, t.stages, w[pick], t.years, t.stage_mix)
+                    for t in targets
+                ]
+            )
+        return np.nanstd(np.asarray(values, dtype=float), axis=0)
+
     def statistics(self, theta: dict[str, float], targets: tuple[Target, ...]) -> dict[str, float]:
         w = self.weights(theta)
         if effective_size(w) < self.cal.min_effective_size:
@@ -162,6 +182,7 @@ def _dataset(cal, model, names, particles, w, populations) -> xr.Dataset:
     low = np.array([_quantile(particles[:, j], w, 0.05) for j in range(len(names))])
     high = np.array([_quantile(particles[:, j], w, 0.95) for j in range(len(names))])
     units = {k: str(u) for k, _v, u, _s in cal.cohort.base.leaves()}
+    pool_sd = model.pool_error(dict(zip(names, estimate, strict=True)), targets)
     kind = ["target"] * len(cal.targets) + ["validation"] * len(cal.validation)
     ds = xr.Dataset(
         {
@@ -198,6 +219,14 @@ def _dataset(cal, model, names, particles, w, populations) -> xr.Dataset:
                 ("particle", "target"),
                 predicted,
                 {"long_name": "posterior-predictive statistic of each particle"},
+            ),
+            "pool_sd": (
+                ("target",),
+                pool_sd,
+                {
+                    "long_name": "Monte Carlo sd of the statistic from the pool's size, at the "
+                    "estimate (bootstrap over pool patients)"
+                },
             ),
             "target_value": (("target",), np.array([t.value for t in targets])),
             "target_sd": (("target",), np.array([t.sd for t in targets])),
@@ -240,8 +269,8 @@ def report(ds: xr.Dataset) -> str:
         )
     lines += [
         "",
-        "| target | kind | published | model (median, 90 % interval) | source |",
-        "|---|---|---:|---|---|",
+        "| target | kind | published | model (median, 90 % interval) | pool sd | source |",
+        "|---|---|---:|---|---:|---|",
     ]
     w = ds["weight"].values
     for k, name in enumerate(ds["target"].values):
@@ -255,10 +284,15 @@ def report(ds: xr.Dataset) -> str:
             model = "n/a"
         lines.append(
             f"| {name} | {ds['target_kind'].values[k]} | {ds['target_value'].values[k]:.3g} "
-            f"± {ds['target_sd'].values[k]:.2g} | {model} | {ds['target_source'].values[k]} |"
+            f"± {ds['target_sd'].values[k]:.2g} | {model} | {ds['pool_sd'].values[k]:.2g} | "
+            f"{ds['target_source'].values[k]} |"
         )
     eps = ", ".join(f"{e:.3g}" for e in ds["epsilon"].values)
     lines += [
+        "",
+        "The 90 % intervals are conditional on the pool; 'pool sd' is the Monte Carlo error of "
+        "each statistic from the pool's finite size (bootstrap at the estimate), which a new "
+        "cohort adds.",
         "",
         f"Generations: {ds.sizes['generation']} (epsilon {eps}); pool of "
         f"{ds.attrs.get('pool_patients', '?')} patients in {ds.attrs.get('pool_seconds', '?')} s, "
