@@ -10,13 +10,15 @@ import numpy as np
 import xarray as xr
 
 from fields.experiments.population.cohort_stats import statistic
-from fields.experiments.population.survival import kaplan_meier
+from fields.experiments.population.survival import groups, kaplan_meier
 
 
 def plot_mfs(ds: xr.Dataset, by: str | None = "t_stage") -> plt.Figure:
     """Left: Kaplan-Meier metastasis-free survival with 95 % bands per group. Right: the time to
     metastasis among patients who relapse (empirical CDF), with the cohort's median targets."""
     km = kaplan_meier(ds, by)
+    masks = groups(ds, by)
+    relapsed = ds["metastasis_observed"].values.astype(bool)
     targets = json.loads(ds.attrs.get("targets", "[]"))
     fig, (left, right) = plt.subplots(1, 2, figsize=(10.5, 4.0), layout="constrained")
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -40,7 +42,7 @@ def plot_mfs(ds: xr.Dataset, by: str | None = "t_stage") -> plt.Figure:
             alpha=0.2,
             linewidth=0,
         )
-        mask = _members(ds, by, str(name))
+        mask = masks[str(name)] & relapsed
         times = np.sort(ds["time_to_metastasis_days"].values[mask] / 30.4375)
         if times.size:
             right.step(
@@ -74,12 +76,6 @@ def plot_mfs(ds: xr.Dataset, by: str | None = "t_stage") -> plt.Figure:
             fontsize=10,
         )
     return fig
-
-
-def _members(ds: xr.Dataset, by: str | None, name: str) -> np.ndarray:
-    from fields.experiments.population.survival import groups
-
-    return groups(ds, by)[name] & ds["metastasis_observed"].values.astype(bool)
 
 
 def plot_calibration(fit: xr.Dataset) -> plt.Figure:

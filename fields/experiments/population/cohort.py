@@ -112,8 +112,6 @@ class _Store:
         if path is None:
             return cls(ds, None)
         path = Path(path)
-        if path.suffix != ".zarr":
-            raise FieldsInputError(f"--out = '{path}' is not allowed: a path ending in .zarr")
         if path.exists():
             try:
                 with xr.open_zarr(path, consolidated=True) as existing:
@@ -130,8 +128,7 @@ class _Store:
                     f"{ds.attrs['cohort_fingerprint']}); choose a new --out or delete it"
                 )
             return cls(ds, path)
-        if not path.parent.resolve().is_dir():
-            raise FieldsInputError(f"--out = '{path}' is not allowed: its folder does not exist")
+        _check_new_store(path)
         create_zarr(path, ds, "patient", CHUNK)
         return cls(ds, path)
 
@@ -158,6 +155,13 @@ class _Store:
         if self.path is None:
             return self.ds
         return open_cohort(self.path)
+
+
+def _check_new_store(path: Path) -> None:
+    if path.suffix != ".zarr":
+        raise FieldsInputError(f"--out = '{path}' is not allowed: a path ending in .zarr")
+    if not path.parent.resolve().is_dir():
+        raise FieldsInputError(f"--out = '{path}' is not allowed: its folder does not exist")
 
 
 def open_cohort(path: str | Path) -> xr.Dataset:
@@ -197,11 +201,8 @@ def cohort(
     if updates:
         spec = spec.with_updates(updates)
     ds = template(spec)
-    if store is not None and not Path(store).exists():  # checked before any cluster starts
-        if Path(store).suffix != ".zarr":
-            raise FieldsInputError(f"--out = '{store}' is not allowed: a path ending in .zarr")
-        if not Path(store).parent.resolve().is_dir():
-            raise FieldsInputError(f"--out = '{store}' is not allowed: its folder does not exist")
+    if store is not None and not Path(store).exists():
+        _check_new_store(Path(store))  # before any cluster starts
     target = _Store.open_or_create(store, ds) if store is None or Path(store).exists() else None
     status = target.status() if target is not None else ds["status"].values
     chunks = [

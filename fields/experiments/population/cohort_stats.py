@@ -78,9 +78,9 @@ def statistic(
         key = "marrow_dtc_expected" if name == "percent_marrow_dtc_positive" else "ctc_expected"
         positive = -np.expm1(-np.nan_to_num(ds[key].values, nan=0.0))
         return 100.0 * float(np.sum(m0 * positive) / np.sum(m0))
-    free = _filled(ds["metastasis_free_probability"].values)
     months = ds["month"].values
-    incidence = np.sum(m0[:, None] * (1.0 - free), axis=0)
+    # nansum: unfinished patients (weight 0) hold NaN curves
+    incidence = np.nansum(m0[:, None] * (1.0 - ds["metastasis_free_probability"].values), axis=0)
     if name == "percent_metastasis_within_years":
         if years is None or not years > 0.0:
             raise FieldsInputError(f"years = {years!r} is not allowed: a number > 0")
@@ -90,16 +90,6 @@ def statistic(
     if total <= 0.0:
         return math.nan
     return float(np.interp(0.5, incidence / total, months))
-
-
-def _filled(free: np.ndarray) -> np.ndarray:
-    """Metastasis-free curves with NaN after death or the end of follow-up carried forward
-    (death comes only after a detectable metastasis, so it does not censor the curve)."""
-    free = np.asarray(free, dtype=float)
-    known = ~np.isnan(free)
-    last = np.maximum.accumulate(np.where(known, np.arange(free.shape[1]), 0), axis=1)
-    out = np.take_along_axis(free, last, axis=1)
-    return np.nan_to_num(out, nan=1.0)
 
 
 def effective_size(weights: np.ndarray) -> float:

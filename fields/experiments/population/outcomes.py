@@ -108,12 +108,11 @@ def _poisson(mean: float, u: float) -> int:
 
 
 def metastasis_free(
-    times: np.ndarray, e_total: np.ndarray, diagnosis_day: float, end_day: float, grid: np.ndarray
+    times: np.ndarray, e_total: np.ndarray, diagnosis_day: float, grid: np.ndarray
 ) -> tuple[float, np.ndarray]:
     """(P(metastatic at diagnosis), metastasis-free probability on ``grid`` days after diagnosis
-    given none at diagnosis; NaN beyond ``end_day``)."""
+    given none at diagnosis). After death E stays at its value then (a run stops at death, and
+    death comes only after a detectable metastasis), so the curve is flat, never censored."""
     e = running_max(e_total)
     e_dx = at_time(times, e, diagnosis_day)
-    when = diagnosis_day + grid
-    values = np.exp(-(np.interp(when, times, e) - e_dx))
-    return float(-math.expm1(-e_dx)), np.where(when <= end_day + 1e-9, values, np.nan)
+    return float(-math.expm1(-e_dx)), np.exp(-(np.interp(diagnosis_day + grid, times, e) - e_dx))
