@@ -2,7 +2,8 @@
 
 Every run keeps the step sequence it would take alone (:func:`fields.engine.loop.run`): its own
 events (dissemination onset, resection, therapies), steps that restart small after each event and
-grow to ``stepping.dt_max_days``, and the shared output days hit exactly. A loop iteration
+are then sized by its own local error estimate (:mod:`fields.engine.stepping`), and the shared
+output days hit exactly. A loop iteration
 advances every unfinished run by its own step: the systemic ODEs and the voxel ODEs by exact
 updates broadcast over runs, the fields by batched tridiagonal solves (Krogh). A run leaves the
 batch when it reaches the horizon or fails a numerical guard (its message is kept); the others go
@@ -16,22 +17,28 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from fields.core.errors import FieldsInputError, NumericalError
+from fields.core.errors import FieldsInputError
+from fields.engine.batch_guards import check_site_rows, check_systemic_rows
 from fields.engine.batch_inputs import batch_events, batch_patches
 from fields.engine.batch_record import BatchRecord
 from fields.engine.batch_site import BatchSite
 from fields.engine.contract import SITE_SERIES, field_names, systemic_names
-from fields.engine.guards import check_lesions, check_site, check_systemic
 from fields.engine.inputs import check_run, output_days, positive_days
 from fields.engine.loop import DEFAULT_SITES
-from fields.engine.stepping import crossing_time, next_step, progress_bar
+from fields.engine.stepping import (
+    controlled,
+    crossing_time,
+    local_error,
+    next_dt,
+    next_step,
+    progress_bar,
+)
 from fields.model import lesions, primary
 from fields.model.interventions import modifiers_at
 from fields.parameters import Parameters
 from fields.parameters.batch import ParameterBatch
 
 KEEP = ("full", "series")
-_NEAR = 1e-2  # burden / lethal burden from which lesion cells are summed every step
 
 
 def run_batch(
@@ -123,6 +130,7 @@ class _Loop:
             events=self.events,
             death_day=np.full(runs, np.nan),
             steps=np.zeros(runs, dtype=int),
+            max_error=np.zeros(runs),
             patches=patches,
             horizon=horizons.copy(),
         )
@@ -171,6 +179,9 @@ class _Loop:
         self.shed_per_day = primary.shed_rate(self.cells, p.primary, p.dissemination)
         lesion_series = {name: site.lesions.series() for name, site in self.sites.items()}
         self.previous_burden = self.cells.copy()
+        self.z = self._controlled(lesion_series)
+        self.last_dz = np.zeros_like(self.z)
+        self.last_step = np.zeros((self.ids.size, 1))
         self._record(np.arange(self.ids.size), np.zeros(self.ids.size, dtype=int), lesion_series)
         bar = progress_bar(self.days, progress, "batch")
         shown = 0.0
@@ -213,23 +224,28 @@ class _Loop:
         self.cells = new_cells
         self.shed_per_day = primary.shed_rate(self.cells, p.primary, p.dissemination)
         failed: dict[int, str] = {}
-        self._check_systemic(t_new, failed)
+        check_systemic_rows(self._systemic(), t_new, self.ids, failed)
         arrest = shed * p.dissemination.arrest_fraction / step
         column = np.minimum(self.next_out, self.out_days.size - 1)
         hit = (self.next_out < self.out_days.size) & (
             np.abs(t_new[:, 0] - self.out_days[column]) < 1e-9 * self.scale[:, 0]
         )
-        # lesion cells are summed where they are output or could make the burden lethal within
-        # a step (no step grows the burden 100-fold: that needs a doubling time under 0.75 days
-        # at the 5-day step); elsewhere an upper bound stands in
-        want = hit | (self.previous_burden >= _NEAR * p.lesions.lethal_burden_cells)[:, 0]
+        # lesion cells are summed exactly where they are output or the burden could become
+        # lethal within this step or the next (at most dt_max): the burden grows no faster than
+        # its fastest growth law (above the laws' reference sizes, far below a lethal burden).
+        # Elsewhere an upper bound stands in, so a death is never missed and the burden before
+        # a crossing is exact, as alone
+        lethal = p.lesions.lethal_burden_cells
+        fastest = np.maximum(p.lesions.growth_rate_per_day, p.primary.growth_rate_per_day)
+        reach = np.exp(fastest * (step + p.stepping.dt_max_days))
+        want = hit | (self.previous_burden * reach >= lethal)[:, 0]
         lesion_series = {}
         median = math.log(2.0)
         for name, site in self.sites.items():
             site.set_modifiers(mods)
             site.step(step, self.plasma, arrest * p.sites[name].dtc_routing_fraction)
             series = site.lesions.series(want)
-            self._check_site(name, site, t_new, failed)
+            check_site_rows(name, site, t_new, self.ids, failed)
             lesion_series[name] = series
             expected = series["expected_detectable_lesions"]
             first = np.isnan(self.outgrowth[name]) & (expected >= median)
@@ -238,8 +254,7 @@ class _Loop:
                 self.outgrowth[name] = np.where(first, crossed, self.outgrowth[name])
             self.previous_expected[name] = expected
         burden = self.cells + sum(s["metastasis_cells"] for s in lesion_series.values())
-        lethal = p.lesions.lethal_burden_cells
-        bounded = ~want & (burden >= _NEAR * lethal)[:, 0]
+        bounded = ~want & (burden * reach >= lethal)[:, 0]
         if bounded.any():  # an upper bound came near the lethal burden: sum those rows exactly
             for name, site in self.sites.items():
                 exact = site.lesions.cells(bounded)
@@ -255,12 +270,14 @@ class _Loop:
         self.t = t_new
         self.rec.steps[self.ids] += 1
         at_event = np.any(np.abs(t_new - self.event_days) < 1e-9, axis=1, keepdims=True)
-        st = p.stepping
-        self.dt = np.where(
-            at_event,
-            st.dt_min_days + 0.0 * t,
-            np.minimum(self.dt * st.growth_factor, st.dt_max_days),
-        )
+        z = self._controlled(lesion_series)
+        dz = z - self.z
+        err = local_error(step, dz, self.last_step, self.last_dz)
+        worse = err[:, 0] > self.rec.max_error[self.ids]
+        self.rec.max_error[self.ids[worse]] = err[worse, 0]
+        self.dt = next_dt(step, self.dt, err, at_event, p.stepping) + 0.0 * t
+        self.z, self.last_dz = z, dz
+        self.last_step = np.where(at_event, 0.0, step)
         if hit.any():
             at = np.nonzero(hit)[0]
             self._record(at, self.next_out[at], lesion_series)
@@ -271,6 +288,12 @@ class _Loop:
             self._take(np.setdiff1d(rows, list(failed)))
 
     # --------------------------------------------------------------------- bookkeeping
+    def _controlled(self, lesion_series) -> np.ndarray:
+        """The error controller's quantities, (runs, sites x quantities), in site order."""
+        return np.concatenate(
+            [controlled(site, lesion_series[name]) for name, site in self.sites.items()], axis=1
+        )
+
     def _systemic(self) -> dict[str, np.ndarray]:
         p = self.p
         return {
@@ -324,6 +347,9 @@ class _Loop:
             "event_days",
             "horizon",
             "scale",
+            "z",
+            "last_dz",
+            "last_step",
         ):
             setattr(self, key, getattr(self, key)[keep])
         self.plasma = {k: v[keep] for k, v in self.plasma.items()}
@@ -334,50 +360,3 @@ class _Loop:
         self.p = self.batch.take(self.ids).stacked()
         for site in self.sites.values():
             site.take(keep, self.p)
-
-    def _check_systemic(self, t_new: np.ndarray, failed: dict[int, str]) -> None:
-        values = {
-            k: np.broadcast_to(v, (self.ids.size, 1))[:, 0] for k, v in self._systemic().items()
-        }
-        bad = np.zeros(self.ids.size, dtype=bool)
-        for v in values.values():
-            bad |= ~np.isfinite(v) | (v < 0.0)
-        for row in np.nonzero(bad)[0]:
-            one = {k: float(v[row]) for k, v in values.items()}
-            t = float(t_new[row, 0])
-            failed.setdefault(
-                row, _message(lambda one=one, t=t: check_systemic(one, t), self.ids[row], t)
-            )
-
-    def _check_site(self, name: str, site: BatchSite, t_new, failed: dict[int, str]) -> None:
-        """Find the rows a guard of :mod:`fields.engine.guards` would stop, and its message."""
-        po2 = site._po2()[:, 0]
-        base = np.broadcast_to(site.site.baseline_stiffness_kpa, (self.ids.size, 1))[:, 0]
-        bad = ~site.lesions.finite()
-        for key, value in site.state.items():
-            low, high = value.min(axis=1), value.max(axis=1)
-            bad |= ~(np.isfinite(low) & np.isfinite(high)) | (low < -1e-9)
-            if key in ("hypoxia", "niche"):
-                bad |= high > 1.0 + 1e-9
-            elif key == "oxygen":
-                bad |= high > po2 * (1 + 1e-9)
-            elif key == "stiffness":
-                bad |= low < base * (1 - 1e-9)
-        for row in np.nonzero(bad)[0]:
-            state = {k: v[row] for k, v in site.state.items()}
-            n, t = site.lesions.filled[row], float(t_new[row, 0])
-
-            def check(state=state, row=row, n=n, t=t) -> None:
-                check_site(name, state, t, float(po2[row]), float(base[row]))
-                check_lesions(name, site.lesions.hi[row, :n], site.lesions.count[row, :n], t)
-
-            failed.setdefault(row, _message(check, self.ids[row], t))
-
-
-def _message(check, run: int, t: float) -> str:
-    """The guard's message for one run of the batch."""
-    try:
-        check()
-    except NumericalError as exc:
-        return f"run {run}: {exc}"
-    return f"run {run}: numerical failure at day {t:.6g}"

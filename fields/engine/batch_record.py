@@ -35,6 +35,7 @@ class BatchRecord:
     onset_day: np.ndarray = field(default_factory=lambda: np.zeros(0))
     events: list[list[tuple[float, str]]] = field(default_factory=list)
     steps: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
+    max_error: np.ndarray = field(default_factory=lambda: np.zeros(0))
     errors: dict[int, str] = field(default_factory=dict)
     patches: dict[str, list[Patch]] = field(default_factory=dict)
     horizon: np.ndarray = field(default_factory=lambda: np.zeros(0))
@@ -79,6 +80,8 @@ class BatchRecord:
             float(self.onset_day[i]),
             float(self.resection_day[i]),
             float(self.death_day[i]),
+            int(self.steps[i]),
+            float(self.max_error[i]) if self.max_error.size else 0.0,
         )
 
 

@@ -150,7 +150,7 @@ class BatchSite(SiteUpdates):
                 s["dtc_dormant"], before, arrivals, r, share, dt
             )
         rate = np.sum(
-            self.weights * r.founding * 0.5 * (before + s["dtc_proliferating"]),
+            self.weights * r.founding * dtc.step_mean(before, s["dtc_proliferating"]),
             axis=1,
             keepdims=True,
         )

@@ -1,7 +1,7 @@
 """Checkpoints of a running simulation: the full state, written atomically.
 
 A checkpoint is one ``.npz`` file holding every site's state arrays, the outputs recorded so far,
-the systemic state, the step-size controller and the loop position, plus a JSON header with the
+the systemic state, the step-size controller (its step, history and error estimate) and the loop position, plus a JSON header with the
 run's fingerprint (parameters, sites, geometry, horizon, seed, output options, package version).
 The capillary layouts are not stored: they are rebuilt from the seed, which is the only source of
 randomness, and the header checks that they come out the same. Floats are stored as float64
@@ -31,7 +31,7 @@ from fields.engine.state import LoopState
 from fields.model.interventions import Modifiers
 from fields.parameters import Parameters
 
-FORMAT = "fields-checkpoint-3"
+FORMAT = "fields-checkpoint-4"
 _SCALARS = (
     "t",
     "dt",
@@ -42,6 +42,9 @@ _SCALARS = (
     "shed_per_day",
     "death_day",
     "previous_burden",
+    "last_step",
+    "steps",
+    "max_error",
 )
 
 
@@ -134,6 +137,8 @@ def save_run(
     }
     for name, value in loop.plasma.items():
         arrays[f"loop/plasma/{name}"] = np.float64(value)
+    arrays["loop/z"] = np.asarray(loop.z, dtype=np.float64)
+    arrays["loop/last_dz"] = np.asarray(loop.last_dz, dtype=np.float64)
     arrays["rec/times"] = np.array(rec.times, dtype=np.float64)
     for key, values in rec.systemic.items():
         arrays[f"rec/systemic/{key}"] = np.array(values, dtype=np.float64)
@@ -186,6 +191,11 @@ def restore(
         shed_per_day=float(a["loop/shed_per_day"]),
         death_day=float(a["loop/death_day"]),
         previous_burden=float(a["loop/previous_burden"]),
+        last_step=float(a["loop/last_step"]),
+        steps=int(a["loop/steps"]),
+        max_error=float(a["loop/max_error"]),
+        z=np.array(a["loop/z"]),
+        last_dz=np.array(a["loop/last_dz"]),
         plasma={k[len("loop/plasma/") :]: float(a[k]) for k in a if k.startswith("loop/plasma/")},
         outgrowth={},
         previous_expected={},

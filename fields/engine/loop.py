@@ -7,8 +7,8 @@ Operator splitting per step [t, t + dt]:
    at t + dt and the DTCs that arrived during the step.
 
 Steps are small (``stepping.dt_min_days``) after every event (resection, therapy start/stop,
-dissemination onset) and grow geometrically to ``stepping.dt_max_days``; outputs and events are
-hit exactly. :func:`run` returns a :class:`~fields.engine.recorder.RunRecord`; the public
+dissemination onset); then a local error estimate sizes each step up to ``stepping.dt_max_days``
+(:mod:`fields.engine.stepping`). Outputs and events are hit exactly. :func:`run` returns a :class:`~fields.engine.recorder.RunRecord`; the public
 :func:`fields.simulate` turns it into the output DataTree.
 """
 
@@ -27,7 +27,14 @@ from fields.engine.inputs import check_run, output_days, run_events, site_patche
 from fields.engine.recorder import Recorder, RunRecord
 from fields.engine.site import SiteModel
 from fields.engine.state import LoopState, patient
-from fields.engine.stepping import crossing_time, next_step, progress_bar
+from fields.engine.stepping import (
+    controlled,
+    crossing_time,
+    local_error,
+    next_dt,
+    next_step,
+    progress_bar,
+)
 from fields.model import primary
 from fields.model.interventions import modifiers_at
 from fields.parameters import Parameters
@@ -87,6 +94,8 @@ def run(
         recorder.record(0.0, {**loop.systemic(p), **patient(series)}, models, series)
         loop.previous_expected = {name: 0.0 for name in names}
         loop.previous_burden = loop.cells
+        loop.z = _controlled(models, series)
+        loop.last_dz = np.zeros_like(loop.z)
 
     median = math.log(2.0)  # expected detectable lesions at which P(detectable) = 0.5
     lethal = p.lesions.lethal_burden_cells
@@ -147,12 +156,18 @@ def run(
                 loop.death_day = crossing_time(t, t_new, loop.previous_burden, burden, lethal)
             loop.previous_burden = burden
             loop.t = t_new
+            loop.steps += 1
             if bar is not None:
                 bar.update(step)
-            if any(abs(t_new - e) < 1e-9 for e in event_days):
-                loop.dt = st.dt_min_days
-            else:
-                loop.dt = min(loop.dt * st.growth_factor, st.dt_max_days)
+            at_event = any(abs(t_new - e) < 1e-9 for e in event_days)
+            z = _controlled(models, lesion_series)
+            dz = z - loop.z
+            err = local_error(step, dz, loop.last_step, loop.last_dz)
+            if err > loop.max_error:
+                loop.max_error = float(err)
+            loop.dt = next_dt(step, loop.dt, err, at_event, st)
+            loop.z, loop.last_dz = z, dz
+            loop.last_step = 0.0 if at_event else step
             if (
                 loop.next_out < len(out_days)
                 and abs(t_new - out_days[loop.next_out]) < 1e-9 * scale
@@ -181,4 +196,11 @@ def run(
         onset_day,
         resection,
         loop.death_day,
+        loop.steps,
+        loop.max_error,
     )
+
+
+def _controlled(models: dict[str, SiteModel], series: dict[str, dict]) -> np.ndarray:
+    """The error controller's quantities of every site, in site order."""
+    return np.concatenate([controlled(model, series[name]) for name, model in models.items()])

@@ -57,3 +57,5 @@ class RunRecord:
     onset_day: float
     resection_day: float
     death_day: float
+    steps: int = 0  # time steps taken
+    max_error: float = 0.0  # largest local error estimate of a step (ln units; stepping.rtol)

@@ -120,8 +120,10 @@ class SiteModel(SiteUpdates):
             self.p.dissemination.dormant_fraction_on_arrival,
             dt,
         )
-        # lesions founded in the step: k_f P integrated by the trapezoid rule, over the organ
-        mean_rate = np.sum(self.weights * r.founding * 0.5 * (before + s["dtc_proliferating"]))
+        # lesions founded in the step: k_f P over the step (P's course exponential), over the organ
+        mean_rate = np.sum(
+            self.weights * r.founding * dtc.step_mean(before, s["dtc_proliferating"])
+        )
         founded = float(mean_rate) * self.organ_mm3 * dt
         support = dtc.angiogenic_support(
             factors, self.species, self.site.vessel_cooption, s["niche"]

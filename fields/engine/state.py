@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from fields.model import primary
 from fields.parameters import Parameters
 
@@ -25,6 +27,13 @@ class LoopState:
     previous_expected: dict[str, float] = field(default_factory=dict)
     death_day: float = math.nan
     previous_burden: float = 0.0
+    # the error controller (fields.engine.stepping): ln of the controlled quantities now, their
+    # change over the last step and its length (0: no history), steps taken, largest estimate
+    z: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    last_dz: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    last_step: float = 0.0
+    steps: int = 0
+    max_error: float = 0.0
 
     @classmethod
     def fresh(cls, p: Parameters, names: list[str], resect_day: float | None) -> LoopState:

@@ -4,7 +4,8 @@
 patient's ``p_metastatic``, ``expected_detectable_lesions``, ``metastatic_burden_cells``), the
 scalars ``diagnosis_day``, ``resection_day`` and ``death_day`` (NaN when the event does not
 happen) and the run's provenance in attributes (``parameters`` as JSON, ``seed``,
-``fields_version``, ``created``, ``species``); ``/<site>`` holds the site's series (among them
+``fields_version``, ``created``, ``species``, the ``steps`` taken and the largest local error
+estimate ``max_local_error`` of the step controller); ``/<site>`` holds the site's series (among them
 ``expected_detectable_lesions``, ``p_detectable_metastasis``, ``metastasis_cells``), its
 ``lesion_density`` (dims ``time``, ``lesion_size``), its static capillary mask, its fields (dims
 ``time`` then ``y, x`` (2d), ``r`` (krogh) or ``z, y, x`` (3d), coordinates in um) and
@@ -69,6 +70,9 @@ def build_tree(run: RunRecord) -> xr.DataTree:
             "dissemination_onset_day": (
                 float(run.onset_day) if math.isfinite(run.onset_day) else -1.0
             ),
+            "steps": int(run.steps),
+            "step_controller": p.stepping.controller,
+            "max_local_error": float(run.max_error),
         },
     )
     children: dict[str, xr.Dataset] = {"/": root}

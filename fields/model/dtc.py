@@ -152,3 +152,14 @@ def update(
     """Exact step of the (Q, P) system over dt days with rates frozen; both stay >= 0."""
     q, p = linear2_exact(*system(arrivals, r, dormant_fraction), dormant, proliferating, dt)
     return np.maximum(q, 0.0), np.maximum(p, 0.0)
+
+
+def step_mean(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """Mean of a density over a step from its two ends, exact for an exponential course (the
+    logarithmic mean); the arithmetic mean where an end is zero (cells/mm^3)."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        u = np.log(after / before)
+        relative = np.where(u == 0.0, 1.0, np.expm1(u) / u)
+        mean = before * relative
+    positive = (before > 0.0) & (after > 0.0) & np.isfinite(mean)
+    return np.where(positive, mean, 0.5 * (before + after))

@@ -60,14 +60,41 @@ class TransportParameters:
 
 @dataclass(frozen=True)
 class SteppingParameters:
-    """Adaptive time steps of the coupled loop."""
+    """Adaptive time steps of the coupled loop (:mod:`fields.engine.stepping`)."""
 
+    controller: str = param(
+        "error",
+        "1",
+        "definition: 'error' sizes each step from a local error estimate of the ODE part; "
+        "'doubling' (v0.2) doubles the step after each event up to dt_max",
+        confidence="definition",
+        kind=str,
+        choices=("error", "doubling"),
+    )
+    rtol: float = param(
+        1e-3,
+        "1",
+        "assumed: local error per step in ln of the controlled quantities; outputs converge as "
+        "rtol -> 0 (tests/engine/test_stepping.py)",
+        lo=0.0,
+        lo_open=True,
+        hi=0.1,
+    )
     dt_min_days: float = param(0.25, "day", "assumed: resolves events", lo=0.0, lo_open=True)
     dt_max_days: float = param(
-        5.0, "day", "assumed: keeps g*dt < 0.05 for DTC growth", lo=0.0, lo_open=True
+        30.0,
+        "day",
+        "assumed: one output interval; below it the error controller decides (the DTC, stroma "
+        "and lesion updates are exact for frozen coefficients, so no stability limit applies)",
+        lo=0.0,
+        lo_open=True,
     )
     growth_factor: float = param(
-        2.0, "1", "assumed: steps double after an event until dt_max", lo=1.0, lo_open=True
+        2.0,
+        "1",
+        "assumed: the largest growth of the step from one step to the next",
+        lo=1.0,
+        lo_open=True,
     )
 
 

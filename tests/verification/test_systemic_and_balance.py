@@ -151,7 +151,10 @@ def test_steady_state_conservation(geometry):
 
 
 def test_quasi_steady_and_transient_agree_at_long_times():
-    base = Parameters()
+    # the same step sequence in both modes (5-day doubling steps), so that only the modes differ:
+    # with error-controlled steps each mode has its own steps and their splitting errors
+    # (~0.5 %, test_results_unchanged_when_step_controller_tightened) would add up here
+    base = Parameters().with_updates({"stepping.controller": "doubling", "stepping.dt_max_days": 5})
     trees = [
         fields.simulate(
             base.with_updates({"transport.mode": m}),
@@ -260,9 +263,9 @@ def check_bounded_after_update(picks):
 
 def test_results_unchanged_when_step_controller_tightened():
     """Tolerance stated in tests/README.md: site series within 0.5 % (relative to the series
-    maximum), systemic series within 1e-6, outgrowth times within 2 days, when the adaptive
-    controller takes 5x smaller maximum steps, 5x smaller post-event steps and grows slower.
-    Events (dissemination onset, an anti-VEGF course) are included."""
+    maximum), systemic series within 1e-6, outgrowth times within 0.2 %, between the default
+    error-controlled steps and a fine reference (steps of at most 1 day, 0.05 day after each
+    event, growing by 1.25). Events (dissemination onset, an anti-VEGF course) are included."""
     base = fields.Parameters().with_updates(
         {
             "interventions.anti_vegf.start_day": 2000.0,
@@ -272,6 +275,7 @@ def test_results_unchanged_when_step_controller_tightened():
         }
     )
     tight = {
+        "stepping.controller": "doubling",
         "stepping.dt_max_days": 1.0,
         "stepping.dt_min_days": 0.05,
         "stepping.growth_factor": 1.25,
@@ -303,4 +307,5 @@ def test_results_unchanged_when_step_controller_tightened():
             assert np.max(np.abs(a - b)) <= 5e-3 * max(np.max(np.abs(b)), 1e-300), (site, name)
         t_a = float(default[site]["time_to_outgrowth_days"])
         t_b = float(tightened[site]["time_to_outgrowth_days"])
-        assert np.isfinite(t_a) and abs(t_a - t_b) <= 2.0, site
+        # a crossing of a series known to 0.5 %, which grows like a power of time
+        assert np.isfinite(t_a) and abs(t_a - t_b) <= 2e-3 * t_b, site
