@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
 from fields.core.errors import FieldsInputError
+from fields.engine import checkpoint as ckpt
+from fields.engine.batch_checkpoint import batch_header, restore_batch, save_batch
 from fields.engine.batch_guards import check_site_rows, check_systemic_rows
 from fields.engine.batch_inputs import batch_events, batch_patches
 from fields.engine.batch_record import BatchRecord
@@ -52,12 +55,18 @@ def run_batch(
     keep: str = "full",
     progress: bool | None = False,
     stop_at_death: bool = False,
+    checkpoint: str | Path | None = None,
+    checkpoint_every_days: float | None = None,
+    resume: bool = False,
 ) -> BatchRecord:
     """Run every member of ``batch``; ``keep="series"`` skips the lesion-size densities.
 
     ``days``: one horizon, or one per run, each on the shared output grid (a multiple of
     ``output_every_days`` or the longest horizon); a run's outputs after its own horizon are
     NaN. ``stop_at_death``: a run leaves the batch at its death day (outputs after it NaN).
+    ``checkpoint``: a file the whole batch is saved to each time its slowest run passes a
+    multiple of ``checkpoint_every_days`` (default 365); with ``resume`` an existing checkpoint
+    of the same batch is continued, bit for bit.
     """
     if not isinstance(batch, ParameterBatch):
         batch = ParameterBatch.from_sets(list(batch))
@@ -71,10 +80,27 @@ def run_batch(
         )
     if keep not in KEEP:
         raise FieldsInputError(f"keep = {keep!r} is not allowed: one of {', '.join(KEEP)}")
+    every = ckpt.check_options(checkpoint, checkpoint_every_days, resume)
     out_days = output_days(days, float(output_every_days))
     loop = _Loop(batch, names, geometry, seed, horizons, out_days, store_fields, keep)
     loop.stop_at_death = bool(stop_at_death)
-    loop.run(progress)
+    loop.start()
+    header: dict = {}
+    if checkpoint is not None:
+        header = batch_header(
+            batch,
+            names,
+            horizons,
+            geometry,
+            seed,
+            output_every_days,
+            store_fields,
+            keep,
+            loop.stop_at_death,
+        )
+        if resume and Path(checkpoint).exists():
+            restore_batch(checkpoint, header, loop)
+    loop.advance(progress, checkpoint, header, every)
     return loop.rec
 
 
@@ -166,7 +192,8 @@ class _Loop:
         self.edges = lesions.size_edges(self.batch.base.lesions)
 
     # ------------------------------------------------------------------------ the loop
-    def run(self, progress: bool | None) -> None:
+    def start(self) -> None:
+        """The healthy state at day 0 and its outputs."""
         p = self.p
         mods = modifiers_at(p.interventions, self.t)
         self.plasma = {
@@ -183,8 +210,14 @@ class _Loop:
         self.last_dz = np.zeros_like(self.z)
         self.last_step = np.zeros((self.ids.size, 1))
         self._record(np.arange(self.ids.size), np.zeros(self.ids.size, dtype=int), lesion_series)
+
+    def advance(self, progress, checkpoint=None, header=None, every=None) -> None:
+        """Step until every run has left the batch, checkpointing when asked."""
         bar = progress_bar(self.days, progress, "batch")
-        shown = 0.0
+        shown = float(self.t.min()) if self.ids.size else self.days
+        if bar is not None:
+            bar.update(shown)
+        next_ck = (math.floor(shown / every + 1e-9) + 1) * every if every else math.inf
         with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
             while self.ids.size:
                 self._step()
@@ -193,10 +226,14 @@ class _Loop:
                     done |= np.isfinite(self.death[:, 0])
                 if done.any():
                     self._take(np.nonzero(~done)[0])
+                low = float(self.t.min()) if self.ids.size else self.days
                 if bar is not None:
-                    low = float(self.t.min()) if self.ids.size else self.days
                     bar.update(low - shown)
-                    shown = low
+                shown = low
+                if self.ids.size and low >= next_ck - 1e-9:
+                    save_batch(checkpoint, header, self)
+                    while next_ck <= low + 1e-9:
+                        next_ck += every
         if bar is not None:
             bar.close()
 

@@ -3,7 +3,7 @@
 Per step: the diffusing factors are solved (quasi-steady, or backward Euler in ``transient``
 mode); oxygen only when the vessels change (it settles in seconds); then LOX, stiffness, niche
 and DTC states are updated exactly with the new fields frozen, and DTC motility as an implicit
-diffusion step.
+diffusion step (in the cosine basis on 2d and 3d grids, :mod:`fields.numerics.spectral`).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from fields.numerics.fipy_system import SystemProbe
 from fields.numerics.geometry import Patch
 from fields.numerics.operator import DiffusionReactionOperator
 from fields.numerics.oxygen import solve_oxygen
+from fields.numerics.spectral import CosineDiffusion
 from fields.parameters import Parameters, SiteParameters
 
 
@@ -48,8 +49,15 @@ class SiteModel(SiteUpdates):
         self.ops = {"oxygen": operator(params.oxygen.diffusivity_um2_per_s, patch.wall_faces)}
         for name_, s in self.species.items():
             self.ops[name_] = operator(s.diffusivity_um2_per_s, None)
+        self.motility: CosineDiffusion | None = None
         if params.dtc.motility_um2_per_day > 0.0:
-            self.ops["dtc"] = operator(params.dtc.motility_um2_per_day, None)
+            if solver == "fast" and patch.kind in ("2d", "3d"):  # any dt without refactoring
+                spacing = float(np.diff(patch.coords[patch.dims[-1]][:2])[0])
+                self.motility = CosineDiffusion(
+                    patch.shape, spacing, params.dtc.motility_um2_per_day
+                )
+            else:
+                self.ops["dtc"] = operator(params.dtc.motility_um2_per_day, None)
         if solver == "fast":  # assemble now what the loop will use, not inside a time step
             for key, op in self.ops.items():
                 if key != "dtc":  # oxygen and the initial state are always steady
@@ -129,7 +137,10 @@ class SiteModel(SiteUpdates):
             factors, self.species, self.site.vessel_cooption, s["niche"]
         )
         self.lesions.step(dt, founded, float(np.sum(self.weights * support)))
-        if "dtc" in self.ops and s["dtc_proliferating"].any():
+        if self.motility is not None and s["dtc_proliferating"].any():
+            moved = self.motility.step(s["dtc_proliferating"], dt)
+            s["dtc_proliferating"] = np.maximum(moved, 0.0)
+        elif "dtc" in self.ops and s["dtc_proliferating"].any():
             moved = self.ops["dtc"].solve(0.0, 0.0, dt=dt, previous=s["dtc_proliferating"])
             s["dtc_proliferating"] = np.maximum(moved, 0.0)
 

@@ -48,9 +48,9 @@ def test_next_step_is_on_the_ladder_and_bounded(step, attempted, err):
 
 
 def test_bad_controller_settings_are_refused():
-    with pytest.raises(ParameterError, match="stepping.controller"):
+    with pytest.raises(ParameterError, match=r"stepping\.controller"):
         Parameters().with_updates({"stepping.controller": "rk45"})
-    with pytest.raises(ParameterError, match="stepping.rtol"):
+    with pytest.raises(ParameterError, match=r"stepping\.rtol"):
         Parameters().with_updates({"stepping.rtol": 0.5})
 
 
