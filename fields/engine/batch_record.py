@@ -44,13 +44,18 @@ class BatchRecord:
     def size(self) -> int:
         return self.batch.size
 
+    def output_count(self, i: int) -> int:
+        """How many output days run i has (those up to its own horizon)."""
+        days = float(self.horizon[i]) if self.horizon.size else self.days
+        return int(np.searchsorted(self.times, days + 1e-9 * max(days, 1.0), side="right"))
+
     def run_record(self, i: int) -> RunRecord:
         """Run i as the per-run engine's :class:`RunRecord` (for :func:`fields.io.build_tree`)."""
         if i in self.errors:
             raise RuntimeError(self.errors[i])
         p = self.batch.member(i)
         days = float(self.horizon[i]) if self.horizon.size else self.days
-        n = int(np.searchsorted(self.times, days + 1e-9 * max(days, 1.0), side="right"))
+        n = self.output_count(i)
         rec = Recorder(store_fields=bool(self.fields))
         rec.times = [float(t) for t in self.times[:n]]
         rec.systemic = {k: list(v[i, :n]) for k, v in self.systemic.items()}

@@ -84,12 +84,14 @@ def controlled(site, lesion_series: dict) -> np.ndarray:
         return np.reshape(x, (-1,)) if batch else float(x)
 
     organ = column(site.organ_mm3)
+    stack = np.stack([s[key] for key, _ in CONTROLLED[:5]])  # (5, [runs,] cells)
+    means = np.sum(stack * w, axis=-1)
     values = [
-        np.sum(w * s["lox"], axis=-1),
-        np.sum(w * s["stiffness"], axis=-1),
-        np.sum(w * s["niche"], axis=-1),
-        np.sum(w * s["dtc_dormant"], axis=-1) * organ,
-        np.sum(w * s["dtc_proliferating"], axis=-1) * organ,
+        means[0],
+        means[1],
+        means[2],
+        means[3] * organ,
+        means[4] * organ,
         column(lesion_series["founded_lesions"]),
         column(lesion_series["expected_detectable_lesions"]),
     ]

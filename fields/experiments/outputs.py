@@ -7,16 +7,15 @@ import os
 from typing import Any
 
 import numpy as np
-import xarray as xr
 
 from fields.core.errors import FieldsInputError
 from fields.engine.batch import run_batch
 from fields.engine.inputs import site_patches
 from fields.engine.stepping import crossing_time
 from fields.experiments.run import simulate
+from fields.experiments.run_values import RunValues
 from fields.experiments.study import RUN_SCALARS, Study
 from fields.io.attrs import attrs_for
-from fields.io.tree import build_tree
 from fields.numerics.geometry import Patch
 from fields.parameters import Parameters
 from fields.parameters.batch import ParameterBatch
@@ -84,36 +83,35 @@ def _crossing(times: np.ndarray, values: np.ndarray, level: float) -> float:
     return crossing_time(times[i - 1], times[i], values[i - 1], values[i], level)
 
 
-def run_outputs(study: Study, params: Parameters, tree: xr.DataTree) -> dict[str, np.ndarray]:
+def run_outputs(study: Study, params: Parameters, run: RunValues) -> dict[str, np.ndarray]:
     """The study's outputs of one run (``params`` are the run's), as arrays shaped (time),
     (site) or (site, time)."""
-    times = tree["time"].values
-    diameter = tree["tumour_diameter_mm"].values
+    times = run.times
+    diameter = run.systemic["tumour_diameter_mm"]
     values: dict[str, np.ndarray] = {}
-    outgrowth = np.array([float(tree[s]["time_to_outgrowth_days"]) for s in study.sites])
-    resect_day = float(tree["resection_day"])
+    outgrowth = np.array([run.outgrowth[s] for s in study.sites])
+    resect_day = run.resection_day
     first = float(np.nanmin(outgrowth)) if np.isfinite(outgrowth).any() else math.nan
     for name in study.outputs:
-        if name in tree.data_vars:  # systemic series
-            values[name] = np.asarray(tree[name].values, dtype=float)
+        if name in run.systemic:  # systemic series
+            values[name] = np.asarray(run.systemic[name], dtype=float)
         elif name in RUN_SCALARS:
             scalars = {
                 "first_outgrowth_days": first,
                 "resection_day": resect_day,
                 "time_resection_to_outgrowth_days": first - resect_day,
-                "death_day": float(tree["death_day"]),
-                **relapse_outcomes(times, tree["p_metastatic"].values, resect_day),
+                "death_day": run.death_day,
+                **relapse_outcomes(times, run.systemic["p_metastatic"], resect_day),
             }
             if name == "time_to_1e9_cells_days":
-                scalars[name] = _crossing(times, tree["tumour_cells"].values, DETECTION_CELLS_1E9)
+                scalars[name] = _crossing(times, run.systemic["tumour_cells"], DETECTION_CELLS_1E9)
             values[name] = np.array(scalars[name])
         elif name == "time_to_outgrowth_days":
             values[name] = outgrowth
         elif name == "diameter_at_first_niche_mm":
             found = []
             for s in study.sites:
-                niche = tree[s]["niche_fraction"].values
-                hits = np.nonzero(niche > 0.0)[0]
+                hits = np.nonzero(run.sites[s]["niche_fraction"] > 0.0)[0]
                 found.append(float(diameter[hits[0]]) if hits.size else math.nan)
             values[name] = np.array(found)
         elif name in ("hypoxic_distance_um", "necrotic_distance_um"):
@@ -124,10 +122,13 @@ def run_outputs(study: Study, params: Parameters, tree: xr.DataTree) -> dict[str
                 else params.oxygen.necrosis_threshold_mmhg
             )
             values[name] = np.array(
-                [_hypoxic_distance(tree[s], patches[s], threshold) for s in study.sites]
+                [
+                    _hypoxic_distance(run.last_fields[s]["oxygen"], patches[s], threshold)
+                    for s in study.sites
+                ]
             )
         else:  # site series
-            values[name] = np.stack([tree[s][name].values for s in study.sites])
+            values[name] = np.stack([np.asarray(run.sites[s][name]) for s in study.sites])
     return values
 
 
@@ -156,10 +157,10 @@ def relapse_outcomes(times: np.ndarray, p_met: np.ndarray, resect_day: float) ->
     return out
 
 
-def _hypoxic_distance(ds: xr.Dataset, patch: Patch, threshold: float) -> float:
-    """Smallest distance to the capillary wall of a cell below ``threshold`` (mmHg) at the last
-    output (um)."""
-    hypoxic = ds["oxygen"].isel(time=-1).values.ravel() < threshold
+def _hypoxic_distance(oxygen: np.ndarray, patch: Patch, threshold: float) -> float:
+    """Smallest distance to the capillary wall of a cell below ``threshold`` (mmHg) in the last
+    output's ``oxygen`` (flat, cell order) (um)."""
+    hypoxic = np.asarray(oxygen).ravel() < threshold
     if not hypoxic.any():
         return math.nan
     return float(patch.distance_to_wall_um[hypoxic].min())
@@ -183,7 +184,8 @@ def run_one(study: Study, index: int, updates: dict[str, Any]) -> dict[str, Any]
     try:
         params = study.parameters_for(updates)
         tree = simulate(params, **_run_arguments(study), progress=False)
-        return {"index": index, "ok": True, "values": run_outputs(study, params, tree)}
+        values = run_outputs(study, params, RunValues.from_tree(tree))
+        return {"index": index, "ok": True, "values": values}
     except Exception as exc:  # isolate the failure; the sweep goes on
         return {"index": index, "ok": False, "error": f"{type(exc).__name__}: {exc}"}
 
@@ -213,8 +215,8 @@ def run_chunk(study: Study, indices: list[int], designs: list[dict[str, Any]]) -
             )
             continue
         try:
-            tree = build_tree(record.run_record(j))
-            results.append({"index": i, "ok": True, "values": run_outputs(study, params[j], tree)})
+            values = run_outputs(study, params[j], RunValues.from_batch(record, j))
+            results.append({"index": i, "ok": True, "values": values})
         except Exception as exc:
             results.append({"index": i, "ok": False, "error": f"{type(exc).__name__}: {exc}"})
     return results

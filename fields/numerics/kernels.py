@@ -234,7 +234,12 @@ def dtc_update(a11, a12, a21, a22, b1, b2, x1, x2, t):
     """:func:`fields.model.dtc.update`'s exact 2x2 step, clipped at 0 (compiled only)."""
     shape = np.broadcast_shapes(*(np.shape(v) for v in (a11, a12, a21, a22, b1, b2, x1, x2, t)))
     full = [
-        np.ascontiguousarray(np.broadcast_to(v, shape), dtype=float)
+        v
+        if isinstance(v, np.ndarray)
+        and v.shape == shape
+        and v.dtype == np.float64
+        and v.flags.c_contiguous
+        else np.ascontiguousarray(np.broadcast_to(v, shape), dtype=float)
         for v in (a11, a12, a21, a22, b1, b2, x1, x2, t)
     ]
     return _dtc_update_numba(*full)

@@ -19,6 +19,18 @@ from fields.numerics import kernels
 from fields.numerics.fipy_system import SystemProbe
 
 
+def _full(values, shape: tuple[int, int]) -> np.ndarray:
+    """``values`` as a C-contiguous float array of ``shape`` (no copy when it already is)."""
+    if (
+        isinstance(values, np.ndarray)
+        and values.shape == shape
+        and values.dtype == np.float64
+        and values.flags.c_contiguous
+    ):
+        return values
+    return np.ascontiguousarray(np.broadcast_to(values, shape), dtype=float)
+
+
 def _bands(matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     coo = matrix.tocoo()
     if np.any(np.abs(coo.row - coo.col) > 1):
@@ -36,6 +48,7 @@ class BatchTridiagonal:
         self._pieces: dict[str, dict[str, np.ndarray]] = {}
         self._probes = probes
         self._cache: dict[str, tuple[np.ndarray, tuple[np.ndarray, ...]]] = {}
+        self._offdiagonal: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self.factorisations = 0
 
     def _stacked(self, form: str) -> dict[str, np.ndarray]:
@@ -77,6 +90,7 @@ class BatchTridiagonal:
             form: (diag[keep], tuple(f[keep] for f in factors))
             for form, (diag, factors) in self._cache.items()
         }
+        self._offdiagonal = {}
 
     def _factor(self, form: str, diag: np.ndarray, lower: np.ndarray, upper: np.ndarray):
         cached = self._cache.get(form)
@@ -105,14 +119,14 @@ class BatchTridiagonal:
         diag = d * pc["di"] + pc["d_reaction"] * sink
         if dt is not None:
             diag = diag + pc["d_time"] / dt
-        diag = np.ascontiguousarray(np.broadcast_to(diag, shape))
-        lower = np.ascontiguousarray(np.broadcast_to(d * pc["lo"], (shape[0], shape[1] - 1)))
-        upper = np.ascontiguousarray(np.broadcast_to(d * pc["up"], (shape[0], shape[1] - 1)))
-        lower_, cprime, inv = self._factor(form, diag, lower, upper)
+        diag = _full(diag, shape)
+        if form not in self._offdiagonal:  # fixed while the batch keeps its runs
+            bands = (shape[0], shape[1] - 1)
+            self._offdiagonal[form] = (_full(d * pc["lo"], bands), _full(d * pc["up"], bands))
+        lower_, cprime, inv = self._factor(form, diag, *self._offdiagonal[form])
         b = pc["b_source"] * source
         if np.any(wall_value != 0.0):
             b = b + pc["b_wall"] * (d * wall_value)
         if dt is not None:
             b = b + pc["b_old"] * (np.asarray(previous, dtype=float) / dt)
-        b = np.ascontiguousarray(np.broadcast_to(b, shape), dtype=float)
-        return kernels.thomas_solve(lower_, cprime, inv, b)
+        return kernels.thomas_solve(lower_, cprime, inv, _full(b, shape))

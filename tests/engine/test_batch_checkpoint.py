@@ -70,9 +70,7 @@ def test_interrupted_batch_resumes_bit_for_bit(tmp_path, monkeypatch):
         run_batch(_batch(), checkpoint=ck, checkpoint_every_days=180.0, **KWARGS)
     monkeypatch.setattr(module, "check_site_rows", real)
     assert ck.is_file()
-    resumed = run_batch(
-        _batch(), checkpoint=ck, checkpoint_every_days=180.0, resume=True, **KWARGS
-    )
+    resumed = run_batch(_batch(), checkpoint=ck, checkpoint_every_days=180.0, resume=True, **KWARGS)
     assert np.isfinite(reference.death_day).sum() >= 1  # a run left the batch at its death
     a, b = _arrays(reference), _arrays(resumed)
     assert a.keys() == b.keys()

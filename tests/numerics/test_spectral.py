@@ -14,7 +14,9 @@ from fields.numerics.spectral import CosineDiffusion
 
 
 def _patch(kind: str):
-    p = fields.Parameters().with_updates({"geometry.domain_um": 200.0, "geometry.domain_3d_um": 100.0})
+    p = fields.Parameters().with_updates(
+        {"geometry.domain_um": 200.0, "geometry.domain_3d_um": 100.0}
+    )
     return make_patch(kind, p.sites["lung"], p.geometry, 0)
 
 
