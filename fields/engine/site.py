@@ -35,6 +35,7 @@ class SiteModel(SiteUpdates):
         self.species = params.species
         solver = params.transport.solver
         self.transient = params.transport.mode == "transient"
+        self.responses = solver == "fast" and params.transport.linear_responses
         probes: dict[bool, SystemProbe] = {}  # one per wall condition, shared across fields
 
         def operator(diffusivity: float, walls: object | None) -> DiffusionReactionOperator:

@@ -4,7 +4,8 @@
 :class:`~fields.engine.batch_site.BatchSite` (state per run and voxel); the rate laws broadcast,
 so the same code serves both. The host provides ``state``, ``species``, ``site``, ``p``,
 ``modifiers``, ``ops`` (one solver per field), ``transient``, ``area`` (capillary wall area per
-tissue volume, 1/um) and ``_solve_oxygen``.
+tissue volume, 1/um) and ``_solve_oxygen``; a host with ``responses`` true solves quasi-steady
+factors as sums of kept linear responses (:meth:`DiffusionReactionOperator.superpose`).
 """
 
 from __future__ import annotations
@@ -28,8 +29,22 @@ class SiteUpdates:
     def _solve_species(self, plasma, dt_days) -> None:
         perm = self.site.permeability_factor * self.modifiers.permeability_factor
         resident = self.site.resident_secretion_pg_per_ml_per_s
+        responses = getattr(self, "responses", False)
         for name, s in self.species.items():
             sink = factors.sink_per_s(self.area, s, perm)
+            if responses and not (self.transient and dt_days is not None):
+                terms = factors.source_terms(
+                    self.area,
+                    s,
+                    perm,
+                    plasma[name],
+                    self.state["hypoxia"],
+                    self.state["niche"],
+                    resident.get(name, 0.0),
+                    self.modifiers.active_fraction(s),
+                )
+                self.state[name] = np.maximum(self.ops[name].superpose(sink, terms), 0.0)
+                continue
             source = factors.source_per_s(
                 self.area,
                 s,

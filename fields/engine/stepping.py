@@ -6,10 +6,10 @@ numbers for a run either way.
 Error-controlled steps (``stepping.controller = "error"``). Every update of the loop is exact for
 coefficients frozen over the step (growth laws, plasma, the DTC and stroma relaxations), so the
 step's error is the splitting error: the coefficients move during the step. For a quantity y
-with y' = k(t) y that error is dt^2/2 |k'| in ln y, which the change of the step's mean rate
-estimates:
+with y' = k(t) y that error is dt^2/2 abs(k') in ln y, which the change of the step's mean
+rate estimates::
 
-    err = dt_n^2 / (dt_n + dt_{n-1}) * | dz_n / dt_n - dz_{n-1} / dt_{n-1} |,   z = ln(y + floor),
+    err = dt_n^2 / (dt_n + dt_{n-1}) * abs(dz_n / dt_n - dz_{n-1} / dt_{n-1}),   z = ln(y + floor),
 
 the largest over the controlled quantities (:data:`CONTROLLED`, per site). The next step is
 ``dt_n * clip(0.9 sqrt(rtol / err), 0.2, growth_factor)``, rounded down to the ladder

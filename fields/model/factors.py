@@ -49,6 +49,29 @@ def source_per_s(
     return exchange * plasma + active_fraction * local
 
 
+def source_terms(
+    exchange_area_per_um: np.ndarray,
+    s: SpeciesParameters,
+    permeability_factor: float,
+    plasma: float,
+    hypoxia_field: np.ndarray,
+    niche: np.ndarray,
+    resident: float,
+    active_fraction: float,
+) -> list[tuple[float, str, np.ndarray | float]]:
+    """The source of :func:`source_per_s` as a sum of (coefficient, tag, field) terms: plasma
+    times the wall exchange field, and the active secretion by hypoxia, niche and the uniform
+    resident and basal rates (the linear-response form of a quasi-steady field)."""
+    exchange = exchange_area_per_um * s.permeability_um_per_s * permeability_factor
+    m = active_fraction
+    return [
+        (plasma, "wall", exchange),
+        (m * s.hypoxic_secretion_pg_per_ml_per_s, "hypoxia", hypoxia_field),
+        (m * s.niche_secretion_pg_per_ml_per_s, "niche", niche),
+        (m * (resident + s.basal_secretion_pg_per_ml_per_s), "uniform", 1.0),
+    ]
+
+
 def signals(
     factors: Mapping[str, np.ndarray], species: Mapping[str, SpeciesParameters], response: str
 ) -> list[np.ndarray]:

@@ -45,7 +45,9 @@ class DiffusionReactionOperator:
         self.n = int(mesh.numberOfCells)
         self._cache: OrderedDict[tuple, object] = OrderedDict()
         self._cache_size = cache_size
+        self._responses: dict[str, tuple[tuple[int, int], np.ndarray]] = {}
         self.factorisations = 0
+        self.response_solves = 0
         if solver == "fast":
             self.probe = probe if probe is not None else SystemProbe(mesh, wall_faces)
             return
@@ -74,6 +76,29 @@ class DiffusionReactionOperator:
         if dt is not None:
             b = b + pieces["b_old"] * (np.asarray(previous, dtype=float) / dt)
         return lu.solve(b)
+
+    def superpose(
+        self, sink: np.ndarray | float, terms: list[tuple[float, str, np.ndarray | float]]
+    ) -> np.ndarray:
+        """Quasi-steady u = A^-1 sum_i c_i B f_i for ``terms`` (c_i, tag, f_i), computed as
+        sum_i c_i (A^-1 B f_i). The response to a tagged field is kept while the sink and that
+        field are unchanged, so an unchanged field costs an axpy instead of a solve; the same
+        linear system, so the sum equals the full solve to round-off (fast path only)."""
+        sink_arr = np.broadcast_to(np.asarray(sink, dtype=float), (self.n,))
+        sink_key = hash(sink_arr.tobytes())
+        total = np.zeros(self.n)
+        for coefficient, tag, values in terms:
+            if coefficient == 0.0:
+                continue
+            key = (sink_key, hash(np.asarray(values, dtype=float).tobytes()))
+            kept = self._responses.get(tag)
+            if kept is None or kept[0] != key:
+                b = self.probe.pieces("steady")["b_source"] * values
+                kept = (key, self._factor(sink_arr, None).solve(b))
+                self._responses[tag] = kept
+                self.response_solves += 1
+            total += coefficient * kept[1]
+        return total
 
     def _factor(self, sink: np.ndarray, dt: float | None) -> object:
         key = (hash(sink.tobytes()), dt)
@@ -160,6 +185,14 @@ class MultigridSolve:
             self.hierarchy = pyamg.smoothed_aggregation_solver(self.matrix, symmetry="symmetric")
         finally:
             np.random.set_state(state)  # noqa: NPY002
+        # pyamg keeps the coarse operators and transfers in BSR with 1x1 blocks; its
+        # Gauss-Seidel and products run 2-3x faster on the same matrices in CSR (measured: a
+        # 50^3 solve 0.50 -> 0.18 s, same iterations)
+        for level in self.hierarchy.levels:
+            for name in ("A", "P", "R"):
+                matrix = getattr(level, name, None)
+                if matrix is not None and sp.issparse(matrix) and matrix.format == "bsr":
+                    setattr(level, name, matrix.tocsr())
 
     def solve(self, b: np.ndarray) -> np.ndarray:
         """x with A x = b. The system is solved for b / norm(b) and scaled back, so a right-hand
@@ -174,10 +207,18 @@ class MultigridSolve:
             size = float(np.linalg.norm(residual))
             if size <= self.accept * self.tolerance:
                 break
-            x = x + size * self.hierarchy.solve(
+            trial = x + size * self.hierarchy.solve(
                 residual / size, tol=self.tolerance, accel="cg", maxiter=self.max_iterations
             )
-            residual = rhs - self.matrix @ x
+            left = rhs - self.matrix @ trial
+            if not float(np.linalg.norm(left)) < size:
+                # CG past its stagnation point can diverge (seen on a 6^3 mesh): plain V-cycles
+                # converge monotonically for this symmetric positive definite system
+                trial = x + size * self.hierarchy.solve(
+                    residual / size, tol=self.tolerance, maxiter=self.max_iterations
+                )
+                left = rhs - self.matrix @ trial
+            x, residual = trial, left
         size = float(np.linalg.norm(residual))
         if size > self.accept * self.tolerance:
             raise NumericalError(

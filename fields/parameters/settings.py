@@ -56,6 +56,15 @@ class TransportParameters:
         kind=str,
         choices=("fast", "fipy"),
     )
+    linear_responses: bool = param(
+        True,
+        "1",
+        "definition: a quasi-steady factor is the sum of its responses to the plasma, hypoxic, "
+        "niche and uniform sources, each kept while the operator and its field are unchanged "
+        "(2d, 3d and per-run Krogh with the fast solver; equal to full solves to round-off)",
+        confidence="definition",
+        kind=bool,
+    )
 
 
 @dataclass(frozen=True)
