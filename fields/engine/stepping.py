@@ -13,8 +13,9 @@ rate estimates::
 
 the largest over the controlled quantities (:data:`CONTROLLED`, per site). The next step is
 ``dt_n * clip(0.9 sqrt(rtol / err), 0.2, growth_factor)``, rounded down to the ladder
-dt_min * 2^(k/4) and at most dt_max; after an event the step restarts at dt_min with no history. A step is not repeated when its estimate exceeds
-rtol; the next one shrinks, and the largest estimate of a run is reported with its steps.
+dt_min * 2^(k/4) and at most dt_max; after an event the step restarts at dt_min with no
+history. A step is not repeated when its estimate exceeds rtol; the next one shrinks, and the
+largest estimate of a run is reported with its steps.
 """
 
 from __future__ import annotations
