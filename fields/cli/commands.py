@@ -210,7 +210,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from fields import bench, bench_batch, bench_cohort
+    from fields import bench, bench_batch, bench_cohort, bench_lod
     from fields.core.files import atomic_path, check_output_folder
 
     if args.markdown and not args.markdown.lower().endswith(".md"):
@@ -243,7 +243,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         lines.append(line)
         print(line, flush=True)
 
-    bench.run_benchmark(solver_cases, target_cases, echo=echo)
+    tables = bench.run_benchmark(solver_cases, target_cases, echo=echo)
+    bench_lod.run_lod_reference(tables["solver"], bench._in_child, echo=echo)
     bench_batch.run_batch_benchmark(batch_cases, bench._in_child, echo=echo)
     bench_cohort.run_cohort_benchmark(cohort_cases, bench._in_child, echo=echo)
     if args.markdown:

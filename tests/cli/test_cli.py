@@ -126,6 +126,7 @@ def test_bench_quick_prints_both_tables_and_agrees():
         assert float(cells[6]) <= 1e-6  # max relative difference naive FiPy vs fields
         assert cells[5].endswith("x")
     assert any(r.startswith("| one krogh site") for r in rows)
+    assert any(r.startswith("| LOD 20x20") for r in rows)  # the compiled limit, same run
     assert any(r.startswith("| 40-patient cohort") for r in rows)
     assert any(r.startswith("| small calibration") for r in rows)
 
