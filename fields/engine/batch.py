@@ -3,11 +3,11 @@
 Every run keeps the step sequence it would take alone (:func:`fields.engine.loop.run`): its own
 events (dissemination onset, resection, therapies), steps that restart small after each event and
 are then sized by its own local error estimate (:mod:`fields.engine.stepping`), and the shared
-output days hit exactly. A loop iteration
-advances every unfinished run by its own step: the systemic ODEs and the voxel ODEs by exact
-updates broadcast over runs, the fields by batched tridiagonal solves (Krogh). A run leaves the
-batch when it reaches the horizon or fails a numerical guard (its message is kept); the others go
-on. Results agree with the per-run engine to round-off (tests: 1e-8 relative).
+output days hit exactly. A loop iteration advances every unfinished run by its own step: the
+systemic ODEs and the voxel ODEs by exact updates broadcast over runs, the fields by batched
+tridiagonal solves (Krogh). A run leaves the batch when it reaches the horizon or fails a
+numerical guard (its message is kept); the others go on. Results agree with the per-run engine to
+round-off (tests: 1e-8 relative).
 """
 
 from __future__ import annotations
@@ -128,6 +128,13 @@ def _horizons(days, runs: int, every: float) -> np.ndarray:
 
 class _Loop:
     stop_at_death = False
+    #: per-run arrays, one row per run still in the batch (what a checkpoint holds)
+    ROWS = tuple(
+        "ids t dt cells shed_per_day previous_burden pending stop_index next_out resect death "
+        "stops event_days horizon scale z last_dz last_step".split()
+    )
+    #: dicts of per-run arrays (by species or by site)
+    KEYED = ("plasma", "previous_expected", "outgrowth")
 
     def __init__(self, batch, names, geometry, seed, horizons, out_days, store_fields, keep):
         days = float(horizons.max())
@@ -368,30 +375,10 @@ class _Loop:
         for name in self.names:
             self.rec.outgrowth[name][self.ids[gone]] = self.outgrowth[name][gone, 0]
         self.rec.death_day[self.ids[gone]] = self.death[gone, 0]
-        self.ids = self.ids[keep]
-        for key in (
-            "t",
-            "dt",
-            "cells",
-            "shed_per_day",
-            "previous_burden",
-            "pending",
-            "stop_index",
-            "next_out",
-            "resect",
-            "death",
-            "stops",
-            "event_days",
-            "horizon",
-            "scale",
-            "z",
-            "last_dz",
-            "last_step",
-        ):
+        for key in self.ROWS:
             setattr(self, key, getattr(self, key)[keep])
-        self.plasma = {k: v[keep] for k, v in self.plasma.items()}
-        self.previous_expected = {k: v[keep] for k, v in self.previous_expected.items()}
-        self.outgrowth = {k: v[keep] for k, v in self.outgrowth.items()}
+        for group in self.KEYED:
+            setattr(self, group, {k: v[keep] for k, v in getattr(self, group).items()})
         if not keep.size:
             return
         self.p = self.batch.take(self.ids).stacked()

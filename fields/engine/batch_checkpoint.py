@@ -14,33 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from fields.core.errors import FieldsInputError
 from fields.core.version import __version__
 from fields.engine import checkpoint as ckpt
 from fields.model.interventions import Modifiers
 
-#: Per-run arrays of the loop (rows: the runs still in the batch).
-_ROWS = (
-    "ids",
-    "t",
-    "dt",
-    "cells",
-    "shed_per_day",
-    "previous_burden",
-    "pending",
-    "stop_index",
-    "next_out",
-    "resect",
-    "death",
-    "stops",
-    "event_days",
-    "horizon",
-    "scale",
-    "z",
-    "last_dz",
-    "last_step",
-)
-_PER_SITE = ("plasma", "previous_expected", "outgrowth")
 _RECORD = ("death_day", "steps", "max_error")
 _LESIONS = ("lo", "hi", "count", "filled", "founded")
 
@@ -67,8 +44,8 @@ def batch_header(batch, names, horizons, geometry, seed, every, store_fields, ke
 
 def save_batch(path: str | Path, header: dict, loop) -> None:
     """Checkpoint the batch loop ``loop`` (a :class:`fields.engine.batch._Loop`)."""
-    a: dict[str, np.ndarray] = {f"loop/{key}": np.asarray(getattr(loop, key)) for key in _ROWS}
-    for group in _PER_SITE:
+    a: dict[str, np.ndarray] = {f"loop/{key}": np.asarray(getattr(loop, key)) for key in loop.ROWS}
+    for group in loop.KEYED:
         for name, value in getattr(loop, group).items():
             a[f"loop/{group}/{name}"] = np.asarray(value)
     rec = loop.rec
@@ -101,18 +78,13 @@ def save_batch(path: str | Path, header: dict, loop) -> None:
 
 def restore_batch(path: str | Path, header: dict, loop) -> None:
     """Fill a fresh batch loop from a checkpoint of the same batch."""
-    stored, a = ckpt.load(path)
-    if stored.get("run") != header["run"]:
-        differs = [k for k in header if k != "run" and stored.get(k) != header[k]]
-        raise FieldsInputError(
-            f"checkpoint = '{path}' is not allowed: it belongs to another batch (differs in "
-            f"{', '.join(differs) or 'its fingerprint'}); resume with the same parameters, "
-            "sites, horizons, geometry, seed, outputs and package version"
-        )
+    a = ckpt.load_same(
+        path, header, "batch", "parameters, sites, horizons, geometry, seed, outputs"
+    )
     loop._take(np.array(a["loop/ids"], dtype=int))
-    for key in _ROWS:
+    for key in loop.ROWS:
         setattr(loop, key, np.array(a[f"loop/{key}"]))
-    for group in _PER_SITE:
+    for group in loop.KEYED:
         prefix = f"loop/{group}/"
         setattr(loop, group, {k[len(prefix) :]: np.array(a[k]) for k in a if k.startswith(prefix)})
     rec = loop.rec

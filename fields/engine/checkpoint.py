@@ -1,11 +1,11 @@
 """Checkpoints of a running simulation: the full state, written atomically.
 
 A checkpoint is one ``.npz`` file holding every site's state arrays, the outputs recorded so far,
-the systemic state, the step-size controller (its step, history and error estimate) and the loop position, plus a JSON header with the
-run's fingerprint (parameters, sites, geometry, horizon, seed, output options, package version).
-The capillary layouts are not stored: they are rebuilt from the seed, which is the only source of
-randomness, and the header checks that they come out the same. Floats are stored as float64
-arrays, so a resumed run continues bit for bit.
+the systemic state, the step-size controller (its step, history and error estimate) and the
+loop position, plus a JSON header with the run's fingerprint (parameters, sites, geometry,
+horizon, seed, output options, package version). The capillary layouts are not stored: they are
+rebuilt from the seed, which is the only source of randomness, and the header checks that they
+come out the same. Floats are stored as float64 arrays, so a resumed run continues bit for bit.
 """
 
 from __future__ import annotations
@@ -84,6 +84,21 @@ def load(path: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
             f"expected {FORMAT!r}"
         )
     return header, arrays
+
+
+def load_same(path: str | Path, header: dict[str, Any], what: str, same: str) -> dict:
+    """The arrays of a checkpoint whose header has the fingerprint of ``header``; a checkpoint of
+    another ``what`` is one clear FieldsInputError naming what differs (``same``: what must
+    match, for the message)."""
+    stored, arrays = load(path)
+    if stored.get("run") != header["run"]:
+        differs = [k for k in header if k != "run" and stored.get(k) != header[k]]
+        raise FieldsInputError(
+            f"checkpoint = '{path}' is not allowed: it belongs to another {what} (differs in "
+            f"{', '.join(differs) or 'its fingerprint'}); resume with the same {same} and "
+            "package version"
+        )
+    return arrays
 
 
 # ------------------------------------------------------------------------- run checkpoints
@@ -172,14 +187,7 @@ def restore(
     fresh: LoopState,
 ) -> LoopState:
     """Fill ``models`` and ``rec`` from a checkpoint of the same run; return the loop state."""
-    stored, a = load(path)
-    if stored.get("run") != header["run"]:
-        differs = [k for k in header if k != "run" and stored.get(k) != header[k]]
-        raise FieldsInputError(
-            f"checkpoint = '{path}' is not allowed: it belongs to another run "
-            f"(differs in {', '.join(differs) or 'its fingerprint'}); resume with the same "
-            "parameters, sites, geometry, horizon, seed, outputs and package version"
-        )
+    a = load_same(path, header, "run", "parameters, sites, geometry, horizon, seed, outputs")
     loop = dataclasses.replace(
         fresh,
         t=float(a["loop/t"]),

@@ -7,8 +7,9 @@ Operator splitting per step [t, t + dt]:
    at t + dt and the DTCs that arrived during the step.
 
 Steps are small (``stepping.dt_min_days``) after every event (resection, therapy start/stop,
-dissemination onset); then a local error estimate sizes each step up to ``stepping.dt_max_days``
-(:mod:`fields.engine.stepping`). Outputs and events are hit exactly. :func:`run` returns a :class:`~fields.engine.recorder.RunRecord`; the public
+dissemination onset); then a local error estimate sizes each step up to
+``stepping.dt_max_days`` (:mod:`fields.engine.stepping`). Outputs and events are hit exactly.
+:func:`run` returns a :class:`~fields.engine.recorder.RunRecord`; the public
 :func:`fields.simulate` turns it into the output DataTree.
 """
 

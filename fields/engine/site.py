@@ -138,11 +138,12 @@ class SiteModel(SiteUpdates):
             factors, self.species, self.site.vessel_cooption, s["niche"]
         )
         self.lesions.step(dt, founded, float(np.sum(self.weights * support)))
-        if self.motility is not None and s["dtc_proliferating"].any():
-            moved = self.motility.step(s["dtc_proliferating"], dt)
-            s["dtc_proliferating"] = np.maximum(moved, 0.0)
-        elif "dtc" in self.ops and s["dtc_proliferating"].any():
-            moved = self.ops["dtc"].solve(0.0, 0.0, dt=dt, previous=s["dtc_proliferating"])
+        if s["dtc_proliferating"].any() and (self.motility is not None or "dtc" in self.ops):
+            p = s["dtc_proliferating"]
+            if self.motility is not None:
+                moved = self.motility.step(p, dt)
+            else:
+                moved = self.ops["dtc"].solve(0.0, 0.0, dt=dt, previous=p)
             s["dtc_proliferating"] = np.maximum(moved, 0.0)
 
     # ------------------------------------------------------------------------ outputs

@@ -32,20 +32,7 @@ class SiteUpdates:
         responses = getattr(self, "responses", False)
         for name, s in self.species.items():
             sink = factors.sink_per_s(self.area, s, perm)
-            if responses and not (self.transient and dt_days is not None):
-                terms = factors.source_terms(
-                    self.area,
-                    s,
-                    perm,
-                    plasma[name],
-                    self.state["hypoxia"],
-                    self.state["niche"],
-                    resident.get(name, 0.0),
-                    self.modifiers.active_fraction(s),
-                )
-                self.state[name] = np.maximum(self.ops[name].superpose(sink, terms), 0.0)
-                continue
-            source = factors.source_per_s(
+            terms = factors.source_terms(
                 self.area,
                 s,
                 perm,
@@ -55,6 +42,10 @@ class SiteUpdates:
                 resident.get(name, 0.0),
                 self.modifiers.active_fraction(s),
             )
+            if responses and not (self.transient and dt_days is not None):
+                self.state[name] = np.maximum(self.ops[name].superpose(sink, terms), 0.0)
+                continue
+            source = factors.sum_terms(terms)
             if self.transient and dt_days is not None:
                 value = self.ops[name].solve(
                     sink, source, dt=dt_days * SECONDS_PER_DAY, previous=self.state[name]

@@ -31,7 +31,7 @@ class RunValues:
     @classmethod
     def from_tree(cls, tree: xr.DataTree) -> RunValues:
         root = tree.dataset
-        sites = [child for child in tree.children]
+        sites = list(tree.children)
         return cls(
             times=np.asarray(tree["time"].values, dtype=float),
             systemic={k: np.asarray(v.values) for k, v in root.data_vars.items() if v.dims},

@@ -39,14 +39,24 @@ def source_per_s(
     resident: float,
     active_fraction: float,
 ) -> np.ndarray:
-    """s(x) = wall influx from plasma + hypoxic, niche and resident secretion (pg/mL/s)."""
-    exchange = exchange_area_per_um * s.permeability_um_per_s * permeability_factor
-    local = (
-        s.hypoxic_secretion_pg_per_ml_per_s * hypoxia_field
-        + s.niche_secretion_pg_per_ml_per_s * niche
-        + (resident + s.basal_secretion_pg_per_ml_per_s)
+    """s(x) = wall influx from plasma + hypoxic, niche and resident secretion (pg/mL/s): the sum
+    of :func:`source_terms`."""
+    terms = source_terms(
+        exchange_area_per_um,
+        s,
+        permeability_factor,
+        plasma,
+        hypoxia_field,
+        niche,
+        resident,
+        active_fraction,
     )
-    return exchange * plasma + active_fraction * local
+    return sum_terms(terms)
+
+
+def sum_terms(terms: list[tuple[float, str, np.ndarray | float]]) -> np.ndarray:
+    """The source (pg/mL/s) that (coefficient, tag, field) terms add up to."""
+    return sum(coefficient * values for coefficient, _, values in terms)
 
 
 def source_terms(
@@ -59,9 +69,9 @@ def source_terms(
     resident: float,
     active_fraction: float,
 ) -> list[tuple[float, str, np.ndarray | float]]:
-    """The source of :func:`source_per_s` as a sum of (coefficient, tag, field) terms: plasma
-    times the wall exchange field, and the active secretion by hypoxia, niche and the uniform
-    resident and basal rates (the linear-response form of a quasi-steady field)."""
+    """The source as (coefficient, tag, field) terms: plasma times the wall exchange field, and
+    the active secretion by hypoxia, niche and the uniform resident and basal rates (the
+    linear-response form of a quasi-steady field)."""
     exchange = exchange_area_per_um * s.permeability_um_per_s * permeability_factor
     m = active_fraction
     return [

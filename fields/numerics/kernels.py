@@ -25,6 +25,18 @@ def backend() -> str:
     return "numba" if wanted == "numba" and HAVE_NUMBA else "numpy"
 
 
+def contiguous(values, shape: tuple[int, ...]) -> np.ndarray:
+    """``values`` as a C-contiguous float64 array of ``shape`` (no copy when it already is)."""
+    if (
+        isinstance(values, np.ndarray)
+        and values.shape == shape
+        and values.dtype == np.float64
+        and values.flags.c_contiguous
+    ):
+        return values
+    return np.ascontiguousarray(np.broadcast_to(values, shape), dtype=float)
+
+
 # ---------------------------------------------------------------- tridiagonal (Thomas) solve
 def thomas_factor_numpy(lower, diag, upper):
     """Forward-elimination factors of tridiagonal systems (runs, n): c' and 1/pivot."""
@@ -233,15 +245,7 @@ def lesion_sums(lo, hi, count, filled, detect, want_cells, width_min, only: bool
 def dtc_update(a11, a12, a21, a22, b1, b2, x1, x2, t):
     """:func:`fields.model.dtc.update`'s exact 2x2 step, clipped at 0 (compiled only)."""
     shape = np.broadcast_shapes(*(np.shape(v) for v in (a11, a12, a21, a22, b1, b2, x1, x2, t)))
-    full = [
-        v
-        if isinstance(v, np.ndarray)
-        and v.shape == shape
-        and v.dtype == np.float64
-        and v.flags.c_contiguous
-        else np.ascontiguousarray(np.broadcast_to(v, shape), dtype=float)
-        for v in (a11, a12, a21, a22, b1, b2, x1, x2, t)
-    ]
+    full = [contiguous(v, shape) for v in (a11, a12, a21, a22, b1, b2, x1, x2, t)]
     return _dtc_update_numba(*full)
 
 

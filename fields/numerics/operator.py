@@ -94,14 +94,14 @@ class DiffusionReactionOperator:
             kept = self._responses.get(tag)
             if kept is None or kept[0] != key:
                 b = self.probe.pieces("steady")["b_source"] * values
-                kept = (key, self._factor(sink_arr, None).solve(b))
+                kept = (key, self._factor(sink_arr, None, sink_key).solve(b))
                 self._responses[tag] = kept
                 self.response_solves += 1
             total += coefficient * kept[1]
         return total
 
-    def _factor(self, sink: np.ndarray, dt: float | None) -> object:
-        key = (hash(sink.tobytes()), dt)
+    def _factor(self, sink: np.ndarray, dt: float | None, sink_key: int | None = None) -> object:
+        key = (hash(sink.tobytes()) if sink_key is None else sink_key, dt)
         lu = self._cache.get(key)
         if lu is not None:
             self._cache.move_to_end(key)

@@ -19,18 +19,6 @@ from fields.numerics import kernels
 from fields.numerics.fipy_system import SystemProbe
 
 
-def _full(values, shape: tuple[int, int]) -> np.ndarray:
-    """``values`` as a C-contiguous float array of ``shape`` (no copy when it already is)."""
-    if (
-        isinstance(values, np.ndarray)
-        and values.shape == shape
-        and values.dtype == np.float64
-        and values.flags.c_contiguous
-    ):
-        return values
-    return np.ascontiguousarray(np.broadcast_to(values, shape), dtype=float)
-
-
 def _bands(matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     coo = matrix.tocoo()
     if np.any(np.abs(coo.row - coo.col) > 1):
@@ -119,14 +107,17 @@ class BatchTridiagonal:
         diag = d * pc["di"] + pc["d_reaction"] * sink
         if dt is not None:
             diag = diag + pc["d_time"] / dt
-        diag = _full(diag, shape)
+        diag = kernels.contiguous(diag, shape)
         if form not in self._offdiagonal:  # fixed while the batch keeps its runs
             bands = (shape[0], shape[1] - 1)
-            self._offdiagonal[form] = (_full(d * pc["lo"], bands), _full(d * pc["up"], bands))
+            self._offdiagonal[form] = (
+                kernels.contiguous(d * pc["lo"], bands),
+                kernels.contiguous(d * pc["up"], bands),
+            )
         lower_, cprime, inv = self._factor(form, diag, *self._offdiagonal[form])
         b = pc["b_source"] * source
         if np.any(wall_value != 0.0):
             b = b + pc["b_wall"] * (d * wall_value)
         if dt is not None:
             b = b + pc["b_old"] * (np.asarray(previous, dtype=float) / dt)
-        return kernels.thomas_solve(lower_, cprime, inv, _full(b, shape))
+        return kernels.thomas_solve(lower_, cprime, inv, kernels.contiguous(b, shape))
