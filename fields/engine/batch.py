@@ -41,7 +41,9 @@ from fields.model.interventions import modifiers_at
 from fields.parameters import Parameters
 from fields.parameters.batch import ParameterBatch
 
-KEEP = ("full", "series")
+KEEP = ("full", "series", "events")
+#: the lesion-cell series, which ``keep="events"`` leaves out (cohorts need only the events)
+CELL_SERIES = ("metastasis_cells", "metastatic_burden_cells")
 
 
 def run_batch(
@@ -59,7 +61,8 @@ def run_batch(
     checkpoint_every_days: float | None = None,
     resume: bool = False,
 ) -> BatchRecord:
-    """Run every member of ``batch``; ``keep="series"`` skips the lesion-size densities.
+    """Run every member of ``batch``; ``keep="series"`` skips the lesion-size densities,
+    ``keep="events"`` also the lesion-cell series (the lethal burden is still checked exactly).
 
     ``days``: one horizon, or one per run, each on the shared output grid (a multiple of
     ``output_every_days`` or the longest horizon); a run's outputs after its own horizon are
@@ -182,9 +185,14 @@ class _Loop:
 
     def _allocate(self, runs, n_times, store_fields, keep) -> None:
         rec, p = self.rec, self.p
-        rec.systemic = {k: np.full((runs, n_times), np.nan) for k in systemic_names(p.species)}
+        self.keep = keep
+        drop = CELL_SERIES if keep == "events" else ()
+        rec.systemic = {
+            k: np.full((runs, n_times), np.nan) for k in systemic_names(p.species) if k not in drop
+        }
         rec.site_series = {
-            s: {k: np.full((runs, n_times), np.nan) for k in SITE_SERIES} for s in self.names
+            s: {k: np.full((runs, n_times), np.nan) for k in SITE_SERIES if k not in drop}
+            for s in self.names
         }
         rec.outgrowth = {s: np.full(runs, np.nan) for s in self.names}
         if store_fields:
@@ -282,7 +290,9 @@ class _Loop:
         lethal = p.lesions.lethal_burden_cells
         fastest = np.maximum(p.lesions.growth_rate_per_day, p.primary.growth_rate_per_day)
         reach = np.exp(fastest * (step + p.stepping.dt_max_days))
-        want = hit | (self.previous_burden * reach >= lethal)[:, 0]
+        want = (self.previous_burden * reach >= lethal)[:, 0]
+        if self.keep != "events":
+            want |= hit
         lesion_series = {}
         median = math.log(2.0)
         for name, site in self.sites.items():
@@ -356,12 +366,12 @@ class _Loop:
             "expected_detectable_lesions": expected,
             "metastatic_burden_cells": sum(s["metastasis_cells"] for s in lesion_series.values()),
         }
-        for key, value in values.items():
-            rec.systemic[key][ids, column] = np.broadcast_to(value, (self.ids.size, 1))[at, 0]
+        for key, kept in rec.systemic.items():
+            kept[ids, column] = np.broadcast_to(values[key], (self.ids.size, 1))[at, 0]
         for name, site in self.sites.items():
             series = {**site.series(), **lesion_series[name]}
-            for key, value in series.items():
-                rec.site_series[name][key][ids, column] = value[at, 0]
+            for key, kept in rec.site_series[name].items():
+                kept[ids, column] = series[key][at, 0]
             if rec.fields:
                 for key, value in site.state.items():
                     rec.fields[name][key][ids, column] = value[at]

@@ -19,7 +19,6 @@ from fields.engine import checkpoint as ckpt
 from fields.model.interventions import Modifiers
 
 _RECORD = ("death_day", "steps", "max_error")
-_LESIONS = ("lo", "hi", "count", "filled", "founded")
 
 
 def batch_header(batch, names, horizons, geometry, seed, every, store_fields, keep, stop) -> dict:
@@ -71,7 +70,7 @@ def save_batch(path: str | Path, header: dict, loop) -> None:
             a[f"site/{name}/state/{key}"] = values
         for key, value in vars(site.modifiers).items():
             a[f"site/{name}/modifiers/{key}"] = np.broadcast_to(value, (rows, 1))
-        for key in _LESIONS:
+        for key in site.lesions.STATE:
             a[f"site/{name}/lesions/{key}"] = getattr(site.lesions, key)
     ckpt.save(path, header, a)
 
@@ -107,7 +106,7 @@ def restore_batch(path: str | Path, header: dict, loop) -> None:
     for name, site in loop.sites.items():
         site.state = _group(a, f"site/{name}/state/")
         site.modifiers = Modifiers(**_group(a, f"site/{name}/modifiers/"))
-        for key in _LESIONS:
+        for key in site.lesions.STATE:
             setattr(site.lesions, key, np.array(a[f"site/{name}/lesions/{key}"]))
 
 

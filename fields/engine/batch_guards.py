@@ -8,6 +8,7 @@ import numpy as np
 from fields.core.errors import NumericalError
 from fields.engine.batch_site import BatchSite
 from fields.engine.guards import check_lesions, check_site, check_systemic
+from fields.numerics import kernels
 
 #: The bound each guarded field has beyond >= 0: 1 at most 1, 2 at most the vessel pO2,
 #: 3 at least the baseline stiffness (as :func:`fields.engine.guards.check_site`).
@@ -35,21 +36,22 @@ def check_site_rows(
     po2 = site._po2()[:, 0]
     base = np.broadcast_to(site.site.baseline_stiffness_kpa, (ids.size, 1))[:, 0]
     keys = list(site.state)
-    stack = np.stack([site.state[k] for k in keys])  # (fields, runs, cells): few numpy calls
-    low, high = stack.min(axis=2), stack.max(axis=2)
-    kind = np.array([_KIND.get(k, 0) for k in keys])[:, None]
-    out = ~(np.isfinite(low) & np.isfinite(high)) | (low < -1e-9)
-    out |= (kind == 1) & (high > 1.0 + 1e-9)
-    out |= (kind == 2) & (high > po2 * (1 + 1e-9))
-    out |= (kind == 3) & (low < base * (1 - 1e-9))
-    bad = ~site.lesions.finite() | out.any(axis=0)
+    kinds = [_KIND.get(k, 0) for k in keys]
+    out = kernels.rows_out_of_bounds([site.state[k] for k in keys], kinds, po2, base)
+    bad = ~site.lesions.finite() | out
     for row in np.nonzero(bad)[0]:
         state = {k: v[row] for k, v in site.state.items()}
         n, t = site.lesions.filled[row], float(t_new[row, 0])
 
         def check(state=state, row=row, n=n, t=t) -> None:
             check_site(name, state, t, float(po2[row]), float(base[row]))
-            check_lesions(name, site.lesions.hi[row, :n], site.lesions.count[row, :n], t)
+            lesions = site.lesions
+            check_lesions(
+                name,
+                np.append(lesions.hi[row, :n], lesions.clock[row]),
+                np.append(lesions.count[row, :n], lesions.settled_total[row]),
+                t,
+            )
 
         failed.setdefault(row, _message(check, ids[row], t))
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from fields.model import lesions
-from fields.numerics import kernels
+from fields.numerics import kernels, lesion_kernels
 from fields.parameters import Parameters
 
 
@@ -32,19 +32,58 @@ class BatchLesions:
         self.count = np.zeros((runs, self.keep + 1))
         self.filled = np.zeros(runs, dtype=int)
         self.founded = np.zeros((runs, 1))
+        # settled cohorts (:class:`~fields.engine.metastases.SiteLesions`), keyed on a clock
+        self.level = _column(np.maximum(self.detect, self.switch), runs)
+        self.law = 0 if self.p.growth_law == "exponential" else 1
+        self.ln_k = _column(np.log(self.p.carrying_capacity_cells), runs)
+        self.settled_lo = np.zeros((runs, self.keep + 1))
+        self.settled_hi = np.zeros((runs, self.keep + 1))
+        self.settled_count = np.zeros((runs, self.keep + 1))
+        self.settled_filled = np.zeros(runs, dtype=int)
+        self.settled_total = np.zeros(runs)
+        # the key of the largest settled lesion: the smallest key (Gompertz) or the largest
+        self.settled_best = np.full(runs, np.inf if self.law else -np.inf)
+        self.clock = np.zeros(runs)
         self._ok: np.ndarray | None = None  # finite rows, from the last compiled series
+
+    #: the per-run arrays a batch checkpoint keeps
+    STATE = (
+        "lo",
+        "hi",
+        "count",
+        "filled",
+        "founded",
+        "settled_lo",
+        "settled_hi",
+        "settled_count",
+        "settled_filled",
+        "settled_total",
+        "settled_best",
+        "clock",
+    )
 
     def take(self, keep: np.ndarray, p: Parameters, site_name: str) -> None:
         """Keep the runs ``keep`` (indices), with the parameters of the smaller batch."""
-        lo, hi, count, filled, founded = (
-            self.lo[keep],
-            self.hi[keep],
-            self.count[keep],
-            self.filled[keep],
-            self.founded[keep],
-        )
+        kept = {key: getattr(self, key)[keep] for key in self.STATE}
         self.__init__(site_name, p, int(keep.size))
-        self.lo, self.hi, self.count, self.filled, self.founded = lo, hi, count, filled, founded
+        for key, value in kept.items():
+            setattr(self, key, value)
+
+    def _active(self) -> tuple:
+        return self.lo, self.hi, self.count, self.filled
+
+    def _settled(self) -> tuple:
+        return (
+            self.settled_lo,
+            self.settled_hi,
+            self.settled_count,
+            self.settled_filled,
+            self.settled_total,
+            self.settled_best,
+            self.clock,
+            self.ln_k,
+            self.law,
+        )
 
     def step(self, dt: np.ndarray, founded: np.ndarray, support: np.ndarray) -> None:
         """Clear, grow and found, as :meth:`SiteLesions.step` does for one run."""
@@ -55,9 +94,9 @@ class BatchLesions:
         start = np.zeros((lo.shape[0], 1))
         if kernels.backend() == "numba":
             args = self._per_run(dt, support)
-            kernels.grow_log_sizes(self.lo, self.filled, *args)
-            kernels.grow_log_sizes(self.hi, self.filled, *args)
-            kernels.grow_log_sizes(start, np.ones(start.shape[0], dtype=np.int64), *args)
+            lesion_kernels.grow_log_sizes(self.lo, self.filled, *args)
+            lesion_kernels.grow_log_sizes(self.hi, self.filled, *args)
+            lesion_kernels.grow_log_sizes(start, np.ones(start.shape[0], dtype=np.int64), *args)
             newest = start[:, 0]
         else:
             ends = lesions.grow(
@@ -65,6 +104,9 @@ class BatchLesions:
             )
             lo[...], hi[...] = ends[:, :used], ends[:, used : 2 * used]
             newest = ends[:, -1]
+        self.clock += np.broadcast_to(
+            lesions.clock_increment(dt, support, self.p), (lo.shape[0], 1)
+        )[:, 0]
         rows = np.nonzero(founded[:, 0] > 0.0)[0]
         cols = self.filled[rows]
         self.lo[rows, cols] = 0.0
@@ -72,10 +114,62 @@ class BatchLesions:
         self.count[rows, cols] = founded[rows, 0]
         self.filled[rows] += 1
         self.founded[rows, 0] += founded[rows, 0]
+        if kernels.backend() == "numba":
+            lesion_kernels.settle_rows(self._active(), self._settled(), self.level)
+        else:
+            self._settle_numpy()
         if (self.filled > self.keep).any():
-            kernels.merge_rows(
+            lesion_kernels.merge_rows(
                 self.lo, self.hi, self.count, self.filled, self.keep, lesions.merge_closest
             )
+
+    def _settle_numpy(self) -> None:
+        """:meth:`SiteLesions._settle` row by row (the reference of the compiled kernel)."""
+        room = self.keep + 1 - self.settled_filled
+        law = self.p.growth_law
+        for r in range(self.lo.shape[0]):
+            n = self.filled[r]
+            move = np.nonzero(self.lo[r, :n] >= self.level[r])[0][: room[r]]
+            if move.size == 0:
+                continue
+            k, m = self.settled_filled[r], move.size
+            keys_lo = lesions.settle_key(self.lo[r, move], self.clock[r], self.ln_k[r], law)
+            keys_hi = lesions.settle_key(self.hi[r, move], self.clock[r], self.ln_k[r], law)
+            self.settled_lo[r, k : k + m] = keys_lo
+            self.settled_hi[r, k : k + m] = keys_hi
+            self.settled_count[r, k : k + m] = self.count[r, move]
+            for c in self.count[r, move]:
+                self.settled_total[r] += c
+            best = np.min(keys_hi) if self.law else np.max(keys_hi)
+            pick = min if self.law else max
+            self.settled_best[r] = pick(self.settled_best[r], best)
+            self.settled_filled[r] = k + m
+            stay = np.ones(n, dtype=bool)
+            stay[move] = False
+            for a in (self.lo, self.hi, self.count):
+                kept = a[r, :n][stay]
+                a[r, :] = 0.0
+                a[r, : kept.size] = kept
+            self.filled[r] = n - m
+
+    def settled_sizes(self, r: int) -> tuple[np.ndarray, np.ndarray]:
+        """Run r's settled (lo, hi) log sizes now (ln cells)."""
+        n = self.settled_filled[r]
+        law, clock, ln_k = self.p.growth_law, self.clock[r], self.ln_k[r]
+        return (
+            lesions.settled_size(self.settled_lo[r, :n], clock, ln_k, law),
+            lesions.settled_size(self.settled_hi[r, :n], clock, ln_k, law),
+        )
+
+    def cohorts(self, r: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Run r's (lo, hi, count) of every cohort, active then settled."""
+        n, m = self.filled[r], self.settled_filled[r]
+        lo, hi = self.settled_sizes(r)
+        return (
+            np.concatenate((self.lo[r, :n], lo)),
+            np.concatenate((self.hi[r, :n], hi)),
+            np.concatenate((self.count[r, :n], self.settled_count[r, :m])),
+        )
 
     def _per_run(self, dt: np.ndarray, support: np.ndarray) -> tuple:
         runs = dt.shape[0]
@@ -97,8 +191,8 @@ class BatchLesions:
             return np.where(rows[:, None], self.series()["metastasis_cells"], 0.0)
         runs = self.lo.shape[0]
         detect = np.ascontiguousarray(np.broadcast_to(self.detect, (runs, 1))[:, 0], dtype=float)
-        total = kernels.lesion_sums(
-            self.lo, self.hi, self.count, self.filled, detect, rows, lesions._WIDTH, True
+        total = lesion_kernels.lesion_sums(
+            self._active(), self._settled(), detect, rows, lesions._WIDTH, True
         )[1]
         return total[:, None]
 
@@ -110,16 +204,13 @@ class BatchLesions:
             return self._series_compiled(cells)
         lo, hi, count = self._view()
         above = 1.0 - lesions.fraction_below(self.detect, lo, hi)
-        expected = np.sum(count * above, axis=1, keepdims=True)
-        width = hi - lo
-        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-            mean = np.where(
-                width > lesions._WIDTH, np.exp(lo) * np.expm1(width) / width, np.exp(lo)
-            )
+        expected = np.sum(count * above, axis=1) + self.settled_total
+        total = np.array([lesions.cells(*self.cohorts(r)) for r in range(lo.shape[0])])
+        expected = expected[:, None]
         return {
             "expected_detectable_lesions": expected,
             "p_detectable_metastasis": -np.expm1(-expected),
-            "metastasis_cells": np.sum(count * mean, axis=1, keepdims=True),
+            "metastasis_cells": total[:, None],
             "founded_lesions": self.founded.copy(),
         }
 
@@ -127,8 +218,8 @@ class BatchLesions:
         runs = self.lo.shape[0]
         want = np.ones(runs, dtype=bool) if cells is None else np.asarray(cells, dtype=bool)
         detect = np.ascontiguousarray(np.broadcast_to(self.detect, (runs, 1))[:, 0], dtype=float)
-        expected, total, top, self._ok = kernels.lesion_sums(
-            self.lo, self.hi, self.count, self.filled, detect, want, lesions._WIDTH
+        expected, total, top, self._ok = lesion_kernels.lesion_sums(
+            self._active(), self._settled(), detect, want, lesions._WIDTH
         )
         with np.errstate(over="ignore"):
             bound = self.founded[:, 0] * np.exp(top)
@@ -143,8 +234,7 @@ class BatchLesions:
 
     def density(self, r: int, edges: np.ndarray) -> np.ndarray:
         """Run r's lesions per unit ln(cells) on the output size grid."""
-        n = self.filled[r]
-        return lesions.density(self.lo[r, :n], self.hi[r, :n], self.count[r, :n], edges)
+        return lesions.density(*self.cohorts(r), edges)
 
     def finite(self) -> np.ndarray:
         """Rows whose cohorts are finite with non-negative counts (after :meth:`series`)."""
@@ -152,8 +242,14 @@ class BatchLesions:
             return self._ok
         lo, hi, count = self._view()
         return (
-            np.isfinite(lo).all(axis=1)
+            np.isfinite(self.clock)
+            & np.isfinite(lo).all(axis=1)
             & np.isfinite(hi).all(axis=1)
             & np.isfinite(count).all(axis=1)
             & (count >= 0.0).all(axis=1)
         )
+
+
+def _column(value, runs: int) -> np.ndarray:
+    """A scalar or (runs, 1) parameter as a contiguous (runs,) array."""
+    return np.ascontiguousarray(np.broadcast_to(value, (runs, 1))[:, 0], dtype=float)

@@ -31,7 +31,7 @@ from fields.engine.state import LoopState
 from fields.model.interventions import Modifiers
 from fields.parameters import Parameters
 
-FORMAT = "fields-checkpoint-4"
+FORMAT = "fields-checkpoint-5"
 _SCALARS = (
     "t",
     "dt",
@@ -160,10 +160,10 @@ def save_run(
     for name, model in models.items():
         arrays[f"site/{name}/outgrowth"] = np.float64(loop.outgrowth[name])
         arrays[f"site/{name}/previous_expected"] = np.float64(loop.previous_expected[name])
-        arrays[f"site/{name}/lesions/lo"] = model.lesions.lo
-        arrays[f"site/{name}/lesions/hi"] = model.lesions.hi
-        arrays[f"site/{name}/lesions/count"] = model.lesions.count
-        arrays[f"site/{name}/lesions/founded"] = np.float64(model.lesions.founded)
+        for key in model.lesions.STATE:
+            arrays[f"site/{name}/lesions/{key}"] = getattr(model.lesions, key)
+        for key in model.lesions.SCALARS:
+            arrays[f"site/{name}/lesions/{key}"] = np.float64(getattr(model.lesions, key))
         arrays[f"rec/density/{name}"] = np.array(rec.lesion_density[name], dtype=np.float64)
         arrays[f"site/{name}/modifiers"] = np.array(
             dataclasses.astuple(model.modifiers), dtype=np.float64
@@ -219,10 +219,10 @@ def restore(
             )
         loop.outgrowth[name] = float(a[f"site/{name}/outgrowth"])
         loop.previous_expected[name] = float(a[f"site/{name}/previous_expected"])
-        model.lesions.lo = np.array(a[f"site/{name}/lesions/lo"])
-        model.lesions.hi = np.array(a[f"site/{name}/lesions/hi"])
-        model.lesions.count = np.array(a[f"site/{name}/lesions/count"])
-        model.lesions.founded = float(a[f"site/{name}/lesions/founded"])
+        for key in model.lesions.STATE:
+            setattr(model.lesions, key, np.array(a[f"site/{name}/lesions/{key}"]))
+        for key in model.lesions.SCALARS:
+            setattr(model.lesions, key, float(a[f"site/{name}/lesions/{key}"]))
         rec.lesion_density[name] = [row.copy() for row in a[f"rec/density/{name}"]]
         model.modifiers = Modifiers(*(float(v) for v in a[f"site/{name}/modifiers"]))
         for key in field_names(model.species):

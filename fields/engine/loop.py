@@ -143,7 +143,7 @@ def run(
                     model.site.baseline_stiffness_kpa,
                     systemic,
                 )
-                check_lesions(name, model.lesions.hi, model.lesions.count, t_new)
+                check_lesions(name, *model.lesions.guarded(), t_new)
                 lesion_series[name] = model.lesions.series()
                 expected = lesion_series[name]["expected_detectable_lesions"]
                 if math.isnan(loop.outgrowth[name]) and expected >= median:

@@ -71,6 +71,31 @@ def grow(s: np.ndarray, dt, support, switch, p: LesionParameters) -> np.ndarray:
     return out
 
 
+# Settled cohorts: every lesion at or beyond both the detection size and the avascular limit.
+# They all grow by the same supported map in a step, so each is kept as a key on a per-run clock
+# (the sum of the map's increments) and costs nothing per step: ln(K/x) = exp(key + clock) for
+# Gompertz, ln x = min(key + clock, ln K) for exponential growth.
+def clock_increment(dt, support, p: LesionParameters):
+    """The settled cohorts' clock advance over dt days with ``support`` (ln units)."""
+    rate = _rate(p) * support * dt
+    return rate if p.growth_law == "exponential" else -rate
+
+
+def settle_key(s, clock, ln_k, law: str):
+    """The clock-free key of log sizes ``s`` (ln cells) at ``clock``; ``ln_k`` = ln(K)."""
+    if law == "exponential":
+        return s - clock
+    with np.errstate(divide="ignore"):  # a lesion at the carrying capacity: key -inf
+        return np.log(ln_k - s) - clock
+
+
+def settled_size(key, clock, ln_k, law: str):
+    """Log sizes (ln cells) of settled cohorts with ``key`` at ``clock``."""
+    if law == "exponential":
+        return np.minimum(key + clock, ln_k)
+    return ln_k - np.exp(key + clock)
+
+
 def log_cells_at_diameter(diameter_mm, cells_per_mm3):
     """ln(cells) of a sphere of ``diameter_mm``."""
     return np.log(math.pi / 6.0 * diameter_mm**3 * cells_per_mm3)

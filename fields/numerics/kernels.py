@@ -101,89 +101,8 @@ def thomas_solve(lower, cprime, inv, b):
     return thomas_solve_numpy(lower, cprime, inv, b)
 
 
-# ------------------------------------------------------- lesion cohorts along characteristics
-# Growth of log sizes s = ln(cells) by law 0 (exponential) or 1 (Gompertz), as
-# :func:`fields.model.lesions.grow`: full rate below the avascular limit ``switch``, ``support``
-# times the rate above it, crossing exact. Parameters are per run (1D arrays).
+# ----------------------------------------------------------- the DTC (Q, P) exact step
 if HAVE_NUMBA:
-
-    @numba.njit(cache=True, inline="always")
-    def _advance_one(s, rate, dt, ln_k, law):  # pragma: no cover - compiled
-        if law == 0:
-            return min(s + rate * dt, ln_k)
-        return ln_k - (ln_k - s) * np.exp(-rate * dt)
-
-    @numba.njit(cache=True)
-    def _grow_numba(values, used, dt, support, switch, rate, ln_k, law):  # pragma: no cover
-        runs = values.shape[0]
-        for r in range(runs):
-            fast_r = rate[r]
-            slow_r = rate[r] * support[r]
-            e_fast = np.exp(-fast_r * dt[r])  # Gompertz factors (unused when exponential)
-            e_slow = np.exp(-slow_r * dt[r])
-            for j in range(used[r]):
-                s = values[r, j]
-                if s < switch[r]:
-                    if fast_r > 0.0:
-                        if law == 0:
-                            t_hit = (switch[r] - s) / fast_r
-                        else:
-                            t_hit = np.log((ln_k[r] - s) / (ln_k[r] - switch[r])) / fast_r
-                    else:
-                        t_hit = np.inf
-                    if t_hit >= dt[r]:
-                        if law == 0:
-                            values[r, j] = min(s + fast_r * dt[r], ln_k[r])
-                        else:
-                            values[r, j] = ln_k[r] - (ln_k[r] - s) * e_fast
-                    else:
-                        rest = max(dt[r] - t_hit, 0.0)
-                        values[r, j] = _advance_one(switch[r], slow_r, rest, ln_k[r], law)
-                elif law == 0:
-                    values[r, j] = min(s + slow_r * dt[r], ln_k[r])
-                else:
-                    values[r, j] = ln_k[r] - (ln_k[r] - s) * e_slow
-
-    @numba.njit(cache=True)
-    def _lesion_sums_numba(
-        lo, hi, count, filled, detect, want_cells, width_min, only
-    ):  # pragma: no cover
-        runs = lo.shape[0]
-        expected = np.zeros(runs)
-        cells = np.zeros(runs)
-        top = np.full(runs, -np.inf)
-        ok = np.ones(runs, dtype=np.bool_)
-        for r in range(runs):
-            if only and not want_cells[r]:
-                continue
-            e = 0.0
-            c = 0.0
-            big = -np.inf
-            good = True
-            level = detect[r]
-            for j in range(filled[r]):
-                n = count[r, j]
-                a = lo[r, j]
-                b = hi[r, j]
-                if not (np.isfinite(a) and np.isfinite(b) and np.isfinite(n) and n >= 0.0):
-                    good = False
-                if b > big:
-                    big = b
-                if a >= level:
-                    e += n
-                elif b > level:
-                    w = max(b - a, width_min)
-                    e += n * (1.0 - min(max((level - a) / w, 0.0), 1.0))
-                if want_cells[r] and n != 0.0:
-                    if b - a > width_min:
-                        c += n * (np.exp(a) * np.expm1(b - a) / (b - a))
-                    else:
-                        c += n * np.exp(a)
-            expected[r] = e
-            cells[r] = c
-            top[r] = big
-            ok[r] = good
-        return expected, cells, top, ok
 
     @numba.njit(cache=True)
     def _dtc_update_numba(a11, a12, a21, a22, b1, b2, x1, x2, t):  # pragma: no cover
@@ -229,19 +148,6 @@ if HAVE_NUMBA:
         return (np.expm1(x) - x) / (x * x)
 
 
-def grow_log_sizes(values, used, dt, support, switch, rate, ln_k, law: int) -> None:
-    """Grow ``values[r, :used[r]]`` (ln cells) in place over dt[r] days (compiled only; the
-    numpy reference is :func:`fields.model.lesions.grow`)."""
-    _grow_numba(values, used, dt, support, switch, rate, ln_k, law)
-
-
-def lesion_sums(lo, hi, count, filled, detect, want_cells, width_min, only: bool = False):
-    """Per run: expected lesions above ``detect``, their cells (where ``want_cells``), the
-    largest log size and whether all is finite; ``only``: skip the other rows (compiled only; the
-    numpy reference is in the engine)."""
-    return _lesion_sums_numba(lo, hi, count, filled, detect, want_cells, width_min, only)
-
-
 def dtc_update(a11, a12, a21, a22, b1, b2, x1, x2, t):
     """:func:`fields.model.dtc.update`'s exact 2x2 step, clipped at 0 (compiled only)."""
     shape = np.broadcast_shapes(*(np.shape(v) for v in (a11, a12, a21, a22, b1, b2, x1, x2, t)))
@@ -249,95 +155,55 @@ def dtc_update(a11, a12, a21, a22, b1, b2, x1, x2, t):
     return _dtc_update_numba(*full)
 
 
-# ------------------------------------------------------------- merging the closest cohorts
+# ------------------------------------------------------------------ bounds of the site state
 if HAVE_NUMBA:
 
     @numba.njit(cache=True)
-    def _stable_order(x):  # pragma: no cover - compiled
-        """np.argsort(x, kind="stable"), in O(n) when only the last value is out of order."""
-        n = x.size
-        for i in range(n - 2):
-            if x[i + 1] < x[i]:
-                return np.argsort(x, kind="mergesort")
-        last = x[n - 1]
-        pos = n - 1
-        while pos > 0 and x[pos - 1] > last:  # stable: after every equal value
-            pos -= 1
-        order = np.empty(n, dtype=np.int64)
-        for i in range(pos):
-            order[i] = i
-        order[pos] = n - 1
-        for i in range(pos, n - 1):
-            order[i + 1] = i
-        return order
-
-    @numba.njit(cache=True)
-    def _merge_rows_numba(lo, hi, count, filled, keep):  # pragma: no cover - compiled
-        for r in range(lo.shape[0]):
-            n = filled[r]
-            if n <= keep:
-                continue
-            order = _stable_order(lo[r, :n])
-            a, b, c = lo[r, :n][order], hi[r, :n][order], count[r, :n][order]
-            size = n
-            if size == keep + 1:  # the usual case: one new cohort, one merge, O(n)
-                best = 0
-                best_gap = np.inf
-                for i in range(size - 1):
-                    gap = a[i + 1] - b[i] + (b[i + 1] - a[i + 1]) + (b[i] - a[i])
-                    if gap < best_gap:  # the first smallest, as a stable argsort gives
-                        best, best_gap = i, gap
-                a[best] = min(a[best], a[best + 1])
-                b[best] = max(b[best], b[best + 1])
-                c[best] = c[best] + c[best + 1]
-                a[best + 1 : size - 1] = a[best + 2 : size].copy()
-                b[best + 1 : size - 1] = b[best + 2 : size].copy()
-                c[best + 1 : size - 1] = c[best + 2 : size].copy()
-                size -= 1
-            while size > keep:
-                gaps = np.empty(size - 1)
-                for i in range(size - 1):
-                    gaps[i] = a[i + 1] - b[i] + (b[i + 1] - a[i + 1]) + (b[i] - a[i])
-                pairs = np.sort(np.argsort(gaps, kind="mergesort")[: size - keep])
-                drop = np.zeros(size, dtype=np.bool_)
-                for k in range(pairs.size):
-                    p = pairs[k]
-                    if k > 0 and p - pairs[k - 1] <= 1:
-                        continue
-                    a[p] = min(a[p], a[p + 1])
-                    b[p] = max(b[p], b[p + 1])
-                    c[p] = c[p] + c[p + 1]
-                    drop[p + 1] = True
-                m = 0
-                for i in range(size):
-                    if not drop[i]:
-                        a[m], b[m], c[m] = a[i], b[i], c[i]
-                        m += 1
-                size = m
-            lo[r, :] = 0.0
-            hi[r, :] = 0.0
-            count[r, :] = 0.0
-            lo[r, :size] = a[:size]
-            hi[r, :size] = b[:size]
-            count[r, :size] = c[:size]
-            filled[r] = size
+    def _rows_out_of_bounds_numba(fields, kinds, po2, base):  # pragma: no cover - compiled
+        runs = fields[0].shape[0]
+        bad = np.zeros(runs, dtype=np.bool_)
+        for k in range(len(fields)):
+            a = fields[k]
+            kind = kinds[k]
+            for r in range(runs):
+                if bad[r]:
+                    continue
+                for i in range(a.shape[1]):
+                    v = a[r, i]
+                    if (
+                        not np.isfinite(v)
+                        or v < -1e-9
+                        or (kind == 1 and v > 1.0 + 1e-9)
+                        or (kind == 2 and v > po2[r] * (1 + 1e-9))
+                        or (kind == 3 and v < base[r] * (1 - 1e-9))
+                    ):
+                        bad[r] = True
+                        break
+        return bad
 
 
-def merge_rows_numpy(lo, hi, count, filled, keep: int, merge) -> None:
-    """Each row with more than ``keep`` cohorts merged by ``merge`` (the reference,
-    :func:`fields.model.lesions.merge_closest`), in place."""
-    for r in np.nonzero(filled > keep)[0]:
-        n = filled[r]
-        a, b, c = merge(lo[r, :n].copy(), hi[r, :n].copy(), count[r, :n].copy(), keep)
-        m = a.size
-        lo[r], hi[r], count[r] = 0.0, 0.0, 0.0
-        lo[r, :m], hi[r, :m], count[r, :m] = a, b, c
-        filled[r] = m
+def rows_out_of_bounds_numpy(fields, kinds, po2, base) -> np.ndarray:
+    """Rows with a value of any field not finite or below -1e-9, or beyond its kind's bound:
+    1 at most 1, 2 at most ``po2[r]``, 3 at least ``base[r]`` (relative slack 1e-9)."""
+    stack = np.stack(fields)  # (fields, runs, cells)
+    low, high = stack.min(axis=2), stack.max(axis=2)
+    kind = np.asarray(kinds)[:, None]
+    out = ~(np.isfinite(low) & np.isfinite(high)) | (low < -1e-9)
+    out |= (kind == 1) & (high > 1.0 + 1e-9)
+    out |= (kind == 2) & (high > po2 * (1 + 1e-9))
+    out |= (kind == 3) & (low < base * (1 - 1e-9))
+    return out.any(axis=0)
 
 
-def merge_rows(lo, hi, count, filled, keep: int, merge) -> None:
-    """At most ``keep`` cohorts per row, merging the closest neighbours; in place."""
-    if backend() == "numba":
-        _merge_rows_numba(lo, hi, count, filled, keep)
-    else:
-        merge_rows_numpy(lo, hi, count, filled, keep, merge)
+def rows_out_of_bounds(fields, kinds, po2, base) -> np.ndarray:
+    """:func:`rows_out_of_bounds_numpy` in one compiled pass without temporaries."""
+    if backend() != "numba":
+        return rows_out_of_bounds_numpy(fields, kinds, po2, base)
+    shape = fields[0].shape
+    full = tuple(contiguous(f, shape) for f in fields)
+    return _rows_out_of_bounds_numba(
+        full,
+        np.asarray(kinds, dtype=np.int64),
+        contiguous(po2, shape[:1]),
+        contiguous(base, shape[:1]),
+    )

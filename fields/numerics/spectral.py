@@ -1,4 +1,5 @@
-"""Backward-Euler diffusion on a uniform grid with zero-flux walls, solved in its eigenbasis.
+"""Diffusion on a uniform grid with zero-flux walls, solved in its eigenbasis: backward-Euler
+steps, and the preconditioner of the 3d diffusion-reaction solves.
 
 On a uniform 2d or 3d grid of cells (spacing h) with zero-flux walls, FiPy's finite-volume
 Laplacian L (five- or seven-point stencil) is diagonalised by the type-II discrete cosine
@@ -12,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import fft
+
+from fields.core.errors import NumericalError
 
 
 class CosineDiffusion:
@@ -33,3 +36,80 @@ class CosineDiffusion:
         coefficients = fft.dctn(np.reshape(values, self.shape), type=2, norm="ortho")
         coefficients /= 1.0 + dt * self.diffusivity * self.eigenvalues
         return fft.idctn(coefficients, type=2, norm="ortho").reshape(-1)
+
+
+class CosineCG:
+    """x with A x = b for a symmetric definite A = D L + diag(c) on a uniform grid of ``shape``
+    cells with zero-flux walls (FiPy's sign, either way round): conjugate gradients
+    preconditioned by the exact inverse of D L + mean(c) in the cosine basis.
+
+    Tissue sinks are small against diffusion on a cell (3d lung: c / (D / h^2) < 1e-4), so the
+    preconditioned operator is close to the identity and CG reaches a relative residual of 1e-12
+    in a handful of iterations, each two transforms and one product: O(n log n), no setup. A
+    solve starts from zero, so it depends only on (A, b), as a factorisation would. If CG has
+    not converged after ``max_iterations`` the caller's ``fallback`` solve is used.
+    """
+
+    tolerance = 1e-12
+    max_iterations = 100
+
+    def __init__(self, matrix, shape: tuple[int, ...], fallback=None) -> None:
+        self.shape = tuple(int(n) for n in shape)
+        self.sign = -1.0 if matrix.diagonal().mean() < 0.0 else 1.0
+        self.matrix = (self.sign * matrix).tocsr()
+        self.fallback = fallback
+        self._fallback_solve = None
+        self.iterations = 0  # of the last solve
+        n = self.matrix.shape[0]
+        centre = np.ravel_multi_index(tuple(m // 2 for m in self.shape), self.shape)
+        strides = np.cumprod((1, *self.shape[::-1][:-1]))[::-1]  # C order
+        eigen = np.zeros(self.shape)
+        for axis, m in enumerate(self.shape):
+            neighbour = min(centre + int(strides[axis]), n - 1)
+            coupling = -float(self.matrix[centre, neighbour]) if m > 1 else 0.0
+            k = np.arange(m)
+            values = 2.0 * coupling * (1.0 - np.cos(np.pi * k / m))
+            eigen = eigen + values.reshape([m if a == axis else 1 for a in range(len(shape))])
+        sink = float(np.mean(np.asarray(self.matrix.sum(axis=1)).ravel()))
+        self.denominator = eigen + max(sink, 1e-300)
+
+    def _precondition(self, r: np.ndarray) -> np.ndarray:
+        coefficients = fft.dctn(r.reshape(self.shape), type=2, norm="ortho")
+        coefficients /= self.denominator
+        return fft.idctn(coefficients, type=2, norm="ortho").reshape(-1)
+
+    def solve(self, b: np.ndarray) -> np.ndarray:
+        """x with A x = b, to a relative residual of 1e-12 (the fallback beyond that)."""
+        norm_b = float(np.linalg.norm(b))
+        if norm_b == 0.0 or not np.isfinite(norm_b):
+            return np.zeros_like(b) if norm_b == 0.0 else np.full_like(b, np.nan)
+        rhs = (self.sign / norm_b) * np.asarray(b, dtype=float)
+        x = np.zeros_like(rhs)
+        r = rhs.copy()
+        z = self._precondition(r)
+        p = z.copy()
+        rz = float(r @ z)
+        for it in range(1, self.max_iterations + 1):
+            q = self.matrix @ p
+            alpha = rz / float(p @ q)
+            x += alpha * p
+            r -= alpha * q
+            if float(np.linalg.norm(r)) <= self.tolerance:
+                r_true = rhs - self.matrix @ x  # the recursion drifts: confirm on the true one
+                if float(np.linalg.norm(r_true)) <= 10.0 * self.tolerance:
+                    self.iterations = it
+                    return norm_b * x
+                r = r_true
+            z = self._precondition(r)
+            rz_new = float(r @ z)
+            p = z + (rz_new / rz) * p
+            rz = rz_new
+        self.iterations = self.max_iterations
+        if self.fallback is None:
+            raise NumericalError(
+                f"cosine-preconditioned CG did not reach {self.tolerance:.0e} in "
+                f"{self.max_iterations} iterations"
+            )
+        if self._fallback_solve is None:
+            self._fallback_solve = self.fallback(self.sign * self.matrix)
+        return self._fallback_solve.solve(b)

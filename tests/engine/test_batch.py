@@ -216,7 +216,7 @@ def test_merging_cohorts_compiled_matches_the_reference(monkeypatch):
     """With few cohorts kept, merging happens every step: the compiled merge gives the numbers
     of :func:`fields.model.lesions.merge_closest`, and the batch those of runs alone."""
     from fields.model import lesions
-    from fields.numerics import kernels
+    from fields.numerics import lesion_kernels
 
     rng = np.random.default_rng(3)
     for trial in range(20):
@@ -232,8 +232,8 @@ def test_merging_cohorts_compiled_matches_the_reference(monkeypatch):
             n[r, :m] = rng.random(m)
         a = [x.copy() for x in (lo, hi, n, filled)]
         b = [x.copy() for x in (lo, hi, n, filled)]
-        kernels.merge_rows(*a, keep, lesions.merge_closest)
-        kernels.merge_rows_numpy(*b, keep, lesions.merge_closest)
+        lesion_kernels.merge_rows(*a, keep, lesions.merge_closest)
+        lesion_kernels.merge_rows_numpy(*b, keep, lesions.merge_closest)
         for x, y in zip(a, b, strict=True):
             np.testing.assert_array_equal(x, y)
     few = _base().with_updates({"lesions.max_cohorts": 25})

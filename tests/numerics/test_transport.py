@@ -22,11 +22,11 @@ def test_fast_path_is_the_default():
     assert {op.linear for op in model.ops.values()} == {"lu"}
 
 
-def test_3d_meshes_use_multigrid_not_lu():
+def test_3d_grids_use_cosine_preconditioned_cg_not_lu():
     p = fields.Parameters().with_updates({"geometry.domain_3d_um": 100.0})
     patch = make_patch("3d", p.sites["lung"], p.geometry, seed=0)
     model = SiteModel("lung", p.sites["lung"], p, patch)
-    assert {op.linear for op in model.ops.values()} == {"amg"}
+    assert {op.linear for op in model.ops.values()} == {"cosine"}
 
 
 def test_new_reaction_coefficient_rebuilds_only_the_diagonal():

@@ -65,7 +65,7 @@ def test_lesion_count_and_size_distribution_match_iwata_on_the_default_grid():
     lam = p.lesions.growth_rate_per_day
     state = simulate_iwata(p.stepping.dt_max_days, p)  # the loop's largest step: 5 days
     exact_count = M / (ALPHA * lam) * math.expm1(ALPHA * lam * T_END)
-    assert abs(state.count.sum() - exact_count) <= 1e-12 * exact_count
+    assert abs(state.cohorts()[2].sum() - exact_count) <= 1e-12 * exact_count
     density = state.density()
     exact = closed_form_density(p, state.edges)
     inside = state.edges[1:] <= lam * T_END - 1.0  # bins behind the moving front
@@ -82,7 +82,7 @@ def test_observed_order_of_convergence_in_size(convergence_report):
         state = simulate_iwata(dt, p)
         threshold = 8.0  # expected lesions above e^8 cells vs the closed form
         exact = M / (ALPHA * lam) * (math.exp(ALPHA * lam * (T_END - threshold / lam)) - 1.0)
-        got = lesions.expected_above(state.lo, state.hi, state.count, threshold)
+        got = lesions.expected_above(*state.cohorts(), threshold)
         widths.append(lam * dt)
         errors.append(abs(got - exact) / exact)
     order = np.polyfit(np.log(widths), np.log(errors), 1)[0]
@@ -98,13 +98,13 @@ def test_cells_in_lesions_are_conserved():
     founded lesions' cells; merging conserves the number of lesions."""
     p = exponential_params(**{"lesions.max_cohorts": 50})
     state = simulate_iwata(5.0, p)
-    before_cells = lesions.cells(state.lo, state.hi, state.count)
-    before_count = state.count.sum()
+    before_cells = lesions.cells(*state.cohorts())
+    before_count = state.cohorts()[2].sum()
     lam = p.lesions.growth_rate_per_day
     state.step(7.0, 0.0, 1.0)
-    after = lesions.cells(state.lo, state.hi, state.count)
+    after = lesions.cells(*state.cohorts())
     assert abs(after - before_cells * math.exp(lam * 7.0)) <= 1e-10 * after
-    assert abs(state.count.sum() - before_count) <= 1e-12 * before_count
+    assert abs(state.cohorts()[2].sum() - before_count) <= 1e-12 * before_count
     assert state.count.size <= 50 and (state.count >= 0.0).all()
 
 
@@ -117,7 +117,29 @@ def test_a_lesion_without_limits_doubles_at_the_metastasis_tvdt(law):
     start = math.log(1e9 / math.sqrt(2.0))
     state.lo, state.hi, state.count = np.array([start]), np.array([start]), np.array([1.0])
     day = 0.0
-    while lesions.cells(state.lo, state.hi, state.count) < 1e9 * math.sqrt(2.0):
+    while lesions.cells(*state.cohorts()) < 1e9 * math.sqrt(2.0):
         state.step(0.5, 0.0, 1.0)  # support 1: at its full rate
         day += 0.5
     assert abs(day - p.lesions.tvdt_days) <= 0.05 * p.lesions.tvdt_days
+
+
+@pytest.mark.parametrize("law", ["exponential", "gompertz"])
+def test_settled_cohorts_grow_as_the_active_ones_would(law):
+    """Cohorts past detection and the avascular limit settle onto the site's clock: their sizes,
+    cells and detectable count equal those of cohorts grown step by step (no store at all)."""
+    p = fields.Parameters().with_updates({"lesions.growth_law": law})
+    settling = SiteLesions(p.sites["lung"], p)
+    plain = SiteLesions(p.sites["lung"], p)
+    plain.level = math.inf  # never settles: every cohort grown step by step
+    rng = np.random.default_rng(2)
+    for _ in range(400):
+        dt, founded, support = rng.uniform(0.5, 30.0), rng.uniform(0.0, 1e-3), rng.uniform(0, 1)
+        settling.step(dt, founded, support)
+        plain.step(dt, founded, support)
+    assert settling.settled_count.size > 50 and settling.count.size < plain.count.size
+    a, b = settling.cohorts(), plain.cohorts()
+    order_a, order_b = np.argsort(a[0], kind="stable"), np.argsort(b[0], kind="stable")
+    for x, y in zip(a, b, strict=True):
+        np.testing.assert_allclose(x[order_a], y[order_b], rtol=1e-12, atol=1e-12)
+    assert settling.expected_detectable() == pytest.approx(plain.expected_detectable(), rel=1e-12)
+    assert lesions.cells(*a) == pytest.approx(lesions.cells(*b), rel=1e-12)

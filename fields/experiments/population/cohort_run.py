@@ -88,7 +88,7 @@ def run_chunk(cohort: Cohort, start: int, stop: int) -> dict[str, Any]:
             geometry="krogh",
             seed=cohort.seed,
             output_every_days=every,
-            keep="series",
+            keep="events",
             progress=False,
             stop_at_death=True,
         )
