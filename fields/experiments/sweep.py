@@ -61,7 +61,14 @@ def _executor(client: Any, workers: int | None, n_runs: int) -> Iterator[Any]:
     n = workers if workers is not None else min(os.cpu_count() or 1, max(n_runs, 1))
     if isinstance(n, bool) or not isinstance(n, int) or n < 0:
         raise FieldsInputError(f"workers = {workers!r} is not allowed: an integer >= 0")
+    # Dask's nanny sets MALLOC_TRIM_THRESHOLD_=65536 in its workers, which also turns off
+    # glibc's adaptive mmap threshold: every array above 128 KiB is then mapped and unmapped
+    # again, and a cohort chunk ran 1.35x slower (20.9 s against 15.5 s in one process, same
+    # chunk). The workers here keep glibc's defaults.
+    import dask
+
     with (
+        dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}),
         LocalCluster(
             n_workers=n,
             threads_per_worker=1,

@@ -116,14 +116,21 @@ if HAVE_NUMBA:
                 mu = 0.5 * (m11 + m22)
                 delta = np.sqrt(max(0.25 * (m11 - m22) ** 2 + m12 * m21, 0.0))
                 z = delta * tt
-                em = np.exp(mu * tt)
-                ch = np.cosh(z)
-                small = z < 1e-4
-                sinhc = 1.0 + z * z / 6.0 if small else np.sinh(z) / z
-                plus = _phi1_one((mu + delta) * tt)
-                minus = _phi1_one((mu - delta) * tt)
+                lp, lm = (mu + delta) * tt, (mu - delta) * tt
+                if z < 1e-5:  # nearly equal eigenvalues: the series of the reference
+                    em = np.exp(mu * tt)
+                    ch = em * np.cosh(z)
+                    sh = em * tt * (1.0 + z * z / 6.0)
+                    plus, minus = _phi1_one(lp), _phi1_one(lm)
+                    i2 = tt * tt * _dphi1_one(mu * tt)
+                else:  # e^{Mt} from the two eigenvalues' exponentials: two instead of five
+                    ep, en = np.exp(lp), np.exp(lm)
+                    ch = 0.5 * (ep + en)  # e^{mu t} cosh(delta t)
+                    sh = 0.5 * (ep - en) / delta  # e^{mu t} sinh(delta t) / delta
+                    plus = _phi1_from(ep, lp)
+                    minus = _phi1_from(en, lm)
+                    i2 = 0.5 * tt * (plus - minus) / delta
                 i1 = 0.5 * tt * (plus + minus)
-                i2 = tt * tt * _phi2_one(mu * tt) if small else 0.5 * tt * (plus - minus) / delta
                 n11, n22 = m11 - mu, m22 - mu
                 p1, p2 = x1[r, i], x2[r, i]
                 c1, c2 = b1[r, i], b2[r, i]
@@ -131,9 +138,16 @@ if HAVE_NUMBA:
                 nx2 = m21 * p1 + n22 * p2
                 nb1 = n11 * c1 + m12 * c2
                 nb2 = m21 * c1 + n22 * c2
-                y1[r, i] = max(em * (ch * p1 + tt * sinhc * nx1) + i1 * c1 + i2 * nb1, 0.0)
-                y2[r, i] = max(em * (ch * p2 + tt * sinhc * nx2) + i1 * c2 + i2 * nb2, 0.0)
+                y1[r, i] = max(ch * p1 + sh * nx1 + i1 * c1 + i2 * nb1, 0.0)
+                y2[r, i] = max(ch * p2 + sh * nx2 + i1 * c2 + i2 * nb2, 0.0)
         return y1, y2
+
+    @numba.njit(cache=True, inline="always")
+    def _phi1_from(e, x):  # pragma: no cover - compiled
+        """(e^x - 1)/x given e = e^x, with expm1 where the difference would cancel."""
+        if abs(x) < 0.5:
+            return _phi1_one(x)
+        return (e - 1.0) / x
 
     @numba.njit(cache=True, inline="always")
     def _phi1_one(x):  # pragma: no cover - compiled
@@ -142,10 +156,10 @@ if HAVE_NUMBA:
         return np.expm1(x) / x
 
     @numba.njit(cache=True, inline="always")
-    def _phi2_one(x):  # pragma: no cover - compiled
-        if abs(x) < 1e-4:
-            return 0.5 + x / 6.0 + x * x / 24.0
-        return (np.expm1(x) - x) / (x * x)
+    def _dphi1_one(x):  # pragma: no cover - compiled
+        if abs(x) < 1e-2:
+            return 0.5 + x / 3.0 + x * x / 8.0 + x**3 / 30.0 + x**4 / 144.0
+        return (x * np.exp(x) - np.expm1(x)) / (x * x)
 
 
 def dtc_update(a11, a12, a21, a22, b1, b2, x1, x2, t):

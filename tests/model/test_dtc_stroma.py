@@ -3,27 +3,41 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from scipy.linalg import expm
 
 from fields.model import dtc, stroma
+from fields.numerics import kernels
 from fields.parameters import Parameters
 
 
-def test_linear2_exact_matches_expm():
+@pytest.mark.parametrize("compiled", [False, True])
+def test_linear2_exact_matches_expm(compiled):
+    """The exact 2x2 step (the numpy reference, and the compiled kernel that builds e^{Mt} from
+    the two eigenvalues' exponentials) against scipy's expm, over rates from nearly equal
+    eigenvalues (a Jordan block) to a 1e4-fold decay within the step."""
+    if compiled and kernels.backend() != "numba":
+        pytest.skip("numba is not installed")
     rng = np.random.default_rng(0)
     worst = 0.0
-    for _ in range(300):
-        a11, a22 = -rng.uniform(0, 0.05, 2)
-        a22 += rng.uniform(0, 0.03)
-        a12, a21 = rng.uniform(0, 0.02, 2) * (rng.uniform(size=2) > 0.3)
-        b, x, t = rng.uniform(0, 10, 2), rng.uniform(0, 100, 2), rng.uniform(0.1, 50)
+    for k in range(600):
+        scale = 10.0 ** rng.uniform(-6, 0) if k % 2 else 1.0
+        a11, a22 = -rng.uniform(0, 0.05, 2) * scale
+        a22 += rng.uniform(0, 0.03) * scale
+        a12, a21 = rng.uniform(0, 0.02, 2) * scale * (rng.uniform(size=2) > 0.3)
+        b, x, t = rng.uniform(0, 10, 2), rng.uniform(0, 100, 2), rng.uniform(0.1, 200)
+        if k % 5 == 0:  # no dormancy and equal total rates: a Jordan block, delta t ~ 0
+            a12, a22 = 0.0, a11 * (1.0 + rng.choice([0.0, 1e-12, 1e-8, 1e-6]))
         aug = np.zeros((3, 3))
         aug[:2, :2] = [[a11, a12], [a21, a22]]
         aug[:2, 2] = b
         ref = (expm(aug * t) @ np.array([x[0], x[1], 1.0]))[:2]
-        args = (np.array([v]) for v in (a11, a12, a21, a22, b[0], b[1], x[0], x[1]))
-        got = np.array(dtc.linear2_exact(*args, t)).ravel()
-        worst = max(worst, np.abs(got - ref).max() / np.abs(ref).max())
+        values = (a11, a12, a21, a22, b[0], b[1], x[0], x[1])
+        if compiled:
+            got = np.array(kernels.dtc_update(*(np.array([[v]]) for v in values), t)).ravel()
+        else:
+            got = np.array(dtc.linear2_exact(*(np.array([v]) for v in values), t)).ravel()
+        worst = max(worst, np.abs(got - np.maximum(ref, 0.0)).max() / np.abs(ref).max())
     assert worst < 1e-12
 
 
