@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from fields.numerics.kernels import HAVE_NUMBA, backend, numba
+from fields.numerics.kernels import HAVE_NUMBA, backend
+
+if HAVE_NUMBA:
+    import numba
 
 # ------------------------------------------------------- lesion cohorts along characteristics
 # Growth of log sizes s = ln(cells) by law 0 (exponential) or 1 (Gompertz), as
