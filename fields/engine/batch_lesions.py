@@ -64,7 +64,20 @@ class BatchLesions:
 
     def take(self, keep: np.ndarray, p: Parameters, site_name: str) -> None:
         """Keep the runs ``keep`` (indices), with the parameters of the smaller batch."""
-        kept = {key: getattr(self, key)[keep] for key in self.STATE}
+        # the cohort arrays are copied only as far as a row uses them (the rest is zeros)
+        width = {
+            "": int(self.filled.max(initial=0)),
+            "settled_": int(self.settled_filled.max(initial=0)),
+        }
+        kept = {}
+        for key in self.STATE:
+            value = getattr(self, key)
+            if value.ndim == 2 and value.shape[1] > 1:
+                used = width["settled_" if key.startswith("settled_") else ""]
+                kept[key] = np.zeros((keep.size, value.shape[1]))
+                kept[key][:, :used] = value[keep, :used]
+            else:
+                kept[key] = value[keep]
         self.__init__(site_name, p, int(keep.size))
         for key, value in kept.items():
             setattr(self, key, value)
