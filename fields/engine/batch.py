@@ -66,7 +66,8 @@ def run_batch(
 
     ``days``: one horizon, or one per run, each on the shared output grid (a multiple of
     ``output_every_days`` or the longest horizon); a run's outputs after its own horizon are
-    NaN. ``stop_at_death``: a run leaves the batch at its death day (outputs after it NaN).
+    NaN. ``stop_at_death``: a run leaves the batch at the first output day at or after its
+    death day (later outputs NaN), whatever steps it took.
     ``checkpoint``: a file the whole batch is saved to each time its slowest run passes a
     multiple of ``checkpoint_every_days`` (default 365); with ``resume`` an existing checkpoint
     of the same batch is continued, bit for bit.
@@ -237,8 +238,11 @@ class _Loop:
             while self.ids.size:
                 self._step()
                 done = self.t[:, 0] >= self.horizon[:, 0] - 1e-9
-                if self.stop_at_death:
-                    done |= np.isfinite(self.death[:, 0])
+                if self.stop_at_death:  # after the first output day at or past the death
+                    dead = np.isfinite(self.death[:, 0])
+                    last = np.searchsorted(self.out_days, np.where(dead, self.death[:, 0], 0.0))
+                    last = self.out_days[np.minimum(last, self.out_days.size - 1)]
+                    done |= dead & (self.t[:, 0] >= np.minimum(last, self.horizon[:, 0]) - 1e-9)
                 if done.any():
                     self._take(np.nonzero(~done)[0])
                 low = float(self.t.min()) if self.ids.size else self.days

@@ -199,17 +199,33 @@ def test_each_run_keeps_its_own_horizon():
 
 
 def test_a_run_can_leave_the_batch_at_its_death():
+    """A run leaves at the first output day at or after its death, whatever steps it took: no
+    output after that day, the same outputs as the full run up to it."""
     lethal = Parameters().with_updates({"dtc.founding_per_day": 1e-3, "lesions.tvdt_days": 20.0})
-    batch = ParameterBatch(lethal, {"primary.tvdt_days": [40.0, 400.0]})
+    tvdt = [40.0, 55.0, 70.0, 90.0, 120.0, 160.0, 400.0]
+    batch = ParameterBatch(
+        lethal,
+        {
+            "primary.tvdt_days": tvdt,
+            "lesions.tvdt_days": [20.0, 35.0, 50.0, 25.0, 60.0, 30.0, 20.0],
+        },
+    )
     args = {"sites": ["lung"], "days": 3650.0, "geometry": "krogh", "output_every_days": 30.0}
     full = run_batch(batch, **args)
     short = run_batch(batch, **args, stop_at_death=True)
-    assert np.isfinite(full.death_day[0])
     np.testing.assert_array_equal(full.death_day, short.death_day)
-    after = full.times > full.death_day[0] + 30.0
-    assert np.isnan(short.systemic["tumour_cells"][0, after]).all()
-    assert np.isfinite(full.systemic["tumour_cells"][0, after]).all()
-    assert short.steps[0] < full.steps[0]
+    dying = np.nonzero(np.isfinite(full.death_day))[0]
+    assert dying.size >= 3
+    for i in dying:
+        kept = np.searchsorted(full.times, full.death_day[i])  # the first output day at or after
+        after = np.arange(full.times.size) > kept
+        assert np.isnan(short.systemic["tumour_cells"][i, after]).all(), i
+        assert np.isfinite(full.systemic["tumour_cells"][i, after]).all()
+        for key in ("tumour_cells", "expected_detectable_lesions"):
+            np.testing.assert_array_equal(
+                short.systemic[key][i, ~after], full.systemic[key][i, ~after]
+            )
+        assert short.steps[i] < full.steps[i]
 
 
 def test_merging_cohorts_compiled_matches_the_reference(monkeypatch):
