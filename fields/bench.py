@@ -194,15 +194,17 @@ def _naive_site_class():
                 perm = self.site.permeability_factor
                 self.k[sp].setValue(factors.sink_per_s(area, sp_params, perm))
                 self.s[sp].setValue(
-                    factors.source_per_s(
-                        area,
-                        sp_params,
-                        perm,
-                        plasma[sp],
-                        self.state["hypoxia"],
-                        self.state["niche"],
-                        resident,
-                        1.0,
+                    factors.sum_terms(
+                        factors.source_terms(
+                            area,
+                            sp_params,
+                            perm,
+                            plasma[sp],
+                            self.state["hypoxia"],
+                            self.state["niche"],
+                            resident,
+                            1.0,
+                        )
                     )
                 )
                 self.C[sp].updateOld()

@@ -238,11 +238,11 @@ class _Loop:
             while self.ids.size:
                 self._step()
                 done = self.t[:, 0] >= self.horizon[:, 0] - 1e-9
-                if self.stop_at_death:  # after the first output day at or past the death
+                if self.stop_at_death:  # once the first output day at or past the death is kept
                     dead = np.isfinite(self.death[:, 0])
-                    last = np.searchsorted(self.out_days, np.where(dead, self.death[:, 0], 0.0))
-                    last = self.out_days[np.minimum(last, self.out_days.size - 1)]
-                    done |= dead & (self.t[:, 0] >= np.minimum(last, self.horizon[:, 0]) - 1e-9)
+                    done |= dead & (
+                        self.next_out > np.searchsorted(self.out_days, self.death[:, 0])
+                    )
                 if done.any():
                     self._take(np.nonzero(~done)[0])
                 low = float(self.t.min()) if self.ids.size else self.days

@@ -45,13 +45,7 @@ def check_site_rows(
 
         def check(state=state, row=row, n=n, t=t) -> None:
             check_site(name, state, t, float(po2[row]), float(base[row]))
-            lesions = site.lesions
-            check_lesions(
-                name,
-                np.append(lesions.hi[row, :n], lesions.clock[row]),
-                np.append(lesions.count[row, :n], lesions.settled_total[row]),
-                t,
-            )
+            check_lesions(name, *site.lesions.guarded(row), t)
 
         failed.setdefault(row, _message(check, ids[row], t))
 

@@ -153,9 +153,8 @@ class BatchLesions:
             self.settled_count[r, k : k + m] = self.count[r, move]
             for c in self.count[r, move]:
                 self.settled_total[r] += c
-            best = np.min(keys_hi) if self.law else np.max(keys_hi)
-            pick = min if self.law else max
-            self.settled_best[r] = pick(self.settled_best[r], best)
+            pick = np.min if self.law else np.max  # the largest lesion's key
+            self.settled_best[r] = pick(np.append(keys_hi, self.settled_best[r]))
             self.settled_filled[r] = k + m
             stay = np.ones(n, dtype=bool)
             stay[move] = False
@@ -164,6 +163,14 @@ class BatchLesions:
                 a[r, :] = 0.0
                 a[r, : kept.size] = kept
             self.filled[r] = n - m
+
+    def guarded(self, r: int) -> tuple[np.ndarray, np.ndarray]:
+        """Run r's (sizes, counts) the lesion guard checks, as :meth:`SiteLesions.guarded`."""
+        n = self.filled[r]
+        return (
+            np.append(self.hi[r, :n], self.clock[r]),
+            np.append(self.count[r, :n], self.settled_total[r]),
+        )
 
     def settled_sizes(self, r: int) -> tuple[np.ndarray, np.ndarray]:
         """Run r's settled (lo, hi) log sizes now (ln cells)."""
@@ -217,9 +224,8 @@ class BatchLesions:
             return self._series_compiled(cells)
         lo, hi, count = self._view()
         above = 1.0 - lesions.fraction_below(self.detect, lo, hi)
-        expected = np.sum(count * above, axis=1) + self.settled_total
+        expected = (np.sum(count * above, axis=1) + self.settled_total)[:, None]
         total = np.array([lesions.cells(*self.cohorts(r)) for r in range(lo.shape[0])])
-        expected = expected[:, None]
         return {
             "expected_detectable_lesions": expected,
             "p_detectable_metastasis": -np.expm1(-expected),

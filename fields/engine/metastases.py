@@ -38,7 +38,7 @@ class SiteLesions:
         self.settled_total = 0.0  # their expected lesions, all detectable
         self.clock = 0.0
 
-    #: the state a checkpoint keeps, besides ``founded``
+    #: the state a checkpoint keeps: arrays, then floats
     STATE = ("lo", "hi", "count", "settled_lo", "settled_hi", "settled_count")
     SCALARS = ("founded", "settled_total", "clock")
 

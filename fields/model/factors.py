@@ -29,33 +29,9 @@ def sink_per_s(
     return s.tissue_decay_per_s + exchange
 
 
-def source_per_s(
-    exchange_area_per_um: np.ndarray,
-    s: SpeciesParameters,
-    permeability_factor: float,
-    plasma: float,
-    hypoxia_field: np.ndarray,
-    niche: np.ndarray,
-    resident: float,
-    active_fraction: float,
-) -> np.ndarray:
-    """s(x) = wall influx from plasma + hypoxic, niche and resident secretion (pg/mL/s): the sum
-    of :func:`source_terms`."""
-    terms = source_terms(
-        exchange_area_per_um,
-        s,
-        permeability_factor,
-        plasma,
-        hypoxia_field,
-        niche,
-        resident,
-        active_fraction,
-    )
-    return sum_terms(terms)
-
-
 def sum_terms(terms: list[tuple[float, str, np.ndarray | float]]) -> np.ndarray:
-    """The source (pg/mL/s) that (coefficient, tag, field) terms add up to."""
+    """The source s(x) (pg/mL/s) that (coefficient, tag, field) terms add up to: with
+    :func:`source_terms`, wall influx from plasma plus hypoxic, niche and resident secretion."""
     return sum(coefficient * values for coefficient, _, values in terms)
 
 

@@ -10,6 +10,8 @@ import os
 
 import numpy as np
 
+from fields.model.dtc import SMALL_DELTA_T
+
 try:  # numba is a declared dependency; the numpy twins keep the package usable without it
     import numba
 
@@ -117,7 +119,7 @@ if HAVE_NUMBA:
                 delta = np.sqrt(max(0.25 * (m11 - m22) ** 2 + m12 * m21, 0.0))
                 z = delta * tt
                 lp, lm = (mu + delta) * tt, (mu - delta) * tt
-                if z < 1e-5:  # nearly equal eigenvalues: the series of the reference
+                if z < SMALL_DELTA_T:  # nearly equal eigenvalues: the reference's series
                     em = np.exp(mu * tt)
                     ch = em * np.cosh(z)
                     sh = em * tt * (1.0 + z * z / 6.0)

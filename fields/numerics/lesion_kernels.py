@@ -91,10 +91,10 @@ if HAVE_NUMBA:
         s_filled,
         s_total,
         s_best,
-        level,
         clock,
         ln_k,
         law,
+        level,
     ):  # pragma: no cover - compiled
         room_all = s_lo.shape[1]
         for r in range(lo.shape[0]):
@@ -211,24 +211,7 @@ def settle_rows(active, settled, level) -> None:
     """Move each row's active cohorts wholly at or beyond ``level`` to its settled store, in
     order, while there is room; in place (compiled only; the numpy reference is
     :meth:`fields.engine.metastases.SiteLesions._settle`)."""
-    lo, hi, count, filled = active
-    s_lo, s_hi, s_count, s_filled, s_total, s_best, clock, ln_k, law = settled
-    _settle_numba(
-        lo,
-        hi,
-        count,
-        filled,
-        s_lo,
-        s_hi,
-        s_count,
-        s_filled,
-        s_total,
-        s_best,
-        level,
-        clock,
-        ln_k,
-        law,
-    )
+    _settle_numba(*active, *settled, level)
 
 
 # ------------------------------------------------------------- merging the closest cohorts

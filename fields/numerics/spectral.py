@@ -17,6 +17,23 @@ from scipy import fft
 from fields.core.errors import NumericalError
 
 
+def laplacian_eigenvalues(shape: tuple[int, ...], couplings: list[float]) -> np.ndarray:
+    """Eigenvalues of the zero-flux finite-volume Laplacian on a grid of ``shape`` cells in the
+    type-II cosine basis: sum over axes of coupling (2 - 2 cos(pi k / n)), k = 0..n-1."""
+    eigen = np.zeros(shape)
+    for axis, (n, coupling) in enumerate(zip(shape, couplings, strict=True)):
+        values = coupling * (2.0 - 2.0 * np.cos(np.pi * np.arange(n) / n))
+        eigen = eigen + values.reshape([n if a == axis else 1 for a in range(len(shape))])
+    return eigen
+
+
+def divide_in_cosine_basis(values: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """Transform ``values`` (flat, FiPy cell order) to the cosine basis, divide, transform back."""
+    coefficients = fft.dctn(np.reshape(values, denominator.shape), type=2, norm="ortho")
+    coefficients /= denominator
+    return fft.idctn(coefficients, type=2, norm="ortho").reshape(-1)
+
+
 class CosineDiffusion:
     """Implicit diffusion steps on a grid of ``shape`` cells of side ``spacing`` (um), with
     diffusivity ``diffusivity`` (um^2 per time unit of dt); arrays in C order of ``shape``."""
@@ -24,18 +41,11 @@ class CosineDiffusion:
     def __init__(self, shape: tuple[int, ...], spacing: float, diffusivity: float) -> None:
         self.shape = tuple(int(n) for n in shape)
         self.diffusivity = float(diffusivity)
-        eigen = np.zeros(self.shape)
-        for axis, n in enumerate(self.shape):
-            k = np.arange(n)
-            values = (2.0 - 2.0 * np.cos(np.pi * k / n)) / spacing**2
-            eigen = eigen + values.reshape([n if a == axis else 1 for a in range(len(shape))])
-        self.eigenvalues = eigen
+        self.eigenvalues = laplacian_eigenvalues(self.shape, [spacing**-2] * len(self.shape))
 
     def step(self, values: np.ndarray, dt: float) -> np.ndarray:
         """u after one backward-Euler step of dt from ``values`` (flat, FiPy cell order)."""
-        coefficients = fft.dctn(np.reshape(values, self.shape), type=2, norm="ortho")
-        coefficients /= 1.0 + dt * self.diffusivity * self.eigenvalues
-        return fft.idctn(coefficients, type=2, norm="ortho").reshape(-1)
+        return divide_in_cosine_basis(values, 1.0 + dt * self.diffusivity * self.eigenvalues)
 
 
 class CosineCG:
@@ -43,11 +53,12 @@ class CosineCG:
     cells with zero-flux walls (FiPy's sign, either way round): conjugate gradients
     preconditioned by the exact inverse of D L + mean(c) in the cosine basis.
 
-    Tissue sinks are small against diffusion on a cell (3d lung: c / (D / h^2) < 1e-4), so the
-    preconditioned operator is close to the identity and CG reaches a relative residual of 1e-12
-    in a handful of iterations, each two transforms and one product: O(n log n), no setup. A
-    solve starts from zero, so it depends only on (A, b), as a factorisation would. If CG has
-    not converged after ``max_iterations`` the caller's ``fallback`` solve is used.
+    Tissue sinks are small against diffusion on a cell (3d lung, one factor: c at most 2e-4 of
+    one coupling D / h^2), so the preconditioned operator is close to the identity and CG reaches
+    a relative residual of 1e-12 in a handful of iterations, each two transforms and one product:
+    O(n log n), no setup. A solve starts from zero, so it depends only on (A, b), as a
+    factorisation would. If CG has not converged after ``max_iterations`` the caller's
+    ``fallback`` solve is used.
     """
 
     tolerance = 1e-12
@@ -60,23 +71,19 @@ class CosineCG:
         self.fallback = fallback
         self._fallback_solve = None
         self.iterations = 0  # of the last solve
+        # the couplings D/h^2 of each axis, read at the centre cell; the mean sink
         n = self.matrix.shape[0]
         centre = np.ravel_multi_index(tuple(m // 2 for m in self.shape), self.shape)
         strides = np.cumprod((1, *self.shape[::-1][:-1]))[::-1]  # C order
-        eigen = np.zeros(self.shape)
-        for axis, m in enumerate(self.shape):
-            neighbour = min(centre + int(strides[axis]), n - 1)
-            coupling = -float(self.matrix[centre, neighbour]) if m > 1 else 0.0
-            k = np.arange(m)
-            values = 2.0 * coupling * (1.0 - np.cos(np.pi * k / m))
-            eigen = eigen + values.reshape([m if a == axis else 1 for a in range(len(shape))])
+        couplings = [
+            -float(self.matrix[centre, min(centre + int(stride), n - 1)]) if m > 1 else 0.0
+            for m, stride in zip(self.shape, strides, strict=True)
+        ]
         sink = float(np.mean(np.asarray(self.matrix.sum(axis=1)).ravel()))
-        self.denominator = eigen + max(sink, 1e-300)
+        self.denominator = laplacian_eigenvalues(self.shape, couplings) + max(sink, 1e-300)
 
     def _precondition(self, r: np.ndarray) -> np.ndarray:
-        coefficients = fft.dctn(r.reshape(self.shape), type=2, norm="ortho")
-        coefficients /= self.denominator
-        return fft.idctn(coefficients, type=2, norm="ortho").reshape(-1)
+        return divide_in_cosine_basis(r, self.denominator)
 
     def solve(self, b: np.ndarray) -> np.ndarray:
         """x with A x = b, to a relative residual of 1e-12 (the fallback beyond that)."""

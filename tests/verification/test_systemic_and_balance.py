@@ -14,7 +14,7 @@ import fields
 from fields.engine.contract import SITE_SERIES, field_names
 from fields.engine.site import SiteModel
 from fields.model import primary
-from fields.model.factors import sink_per_s, source_per_s
+from fields.model.factors import sink_per_s, source_terms, sum_terms
 from fields.numerics.geometry import make_patch
 from fields.parameters import Parameters
 from fields.parameters.spec import MIN_MAGNITUDE
@@ -131,15 +131,17 @@ def test_steady_state_conservation(geometry):
         )
         vessel_in = np.sum(vol * exchange * (plasma[species] - u))
         resident = site.resident_secretion_pg_per_ml_per_s.get(species, 0.0)
-        local = source_per_s(
-            patch.exchange_area_per_volume,
-            sp,
-            site.permeability_factor,
-            0.0,
-            model.state["hypoxia"],
-            model.state["niche"],
-            resident,
-            1.0,
+        local = sum_terms(
+            source_terms(
+                patch.exchange_area_per_volume,
+                sp,
+                site.permeability_factor,
+                0.0,
+                model.state["hypoxia"],
+                model.state["niche"],
+                resident,
+                1.0,
+            )
         )
         decay = np.sum(vol * sp.tissue_decay_per_s * u)
         produced = np.sum(vol * local)
