@@ -85,8 +85,7 @@ def controlled(site, lesion_series: dict) -> np.ndarray:
         return np.reshape(x, (-1,)) if batch else float(x)
 
     organ = column(site.organ_mm3)
-    stack = np.stack([s[key] for key, _ in CONTROLLED[:5]])  # (5, [runs,] cells)
-    means = np.sum(stack * w, axis=-1)
+    means = [np.sum(s[key] * w, axis=-1) for key, _ in CONTROLLED[:5]]
     values = [
         means[0],
         means[1],
@@ -125,7 +124,7 @@ def next_dt(step, attempted, err, at_event, st):
             )
         )
     err = np.asarray(err, dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # tiny err: clipped
         factor = np.where(err > 0.0, 0.9 * np.sqrt(st.rtol / err), st.growth_factor)
     factor = np.clip(np.where(np.isnan(err), st.growth_factor, factor), 0.2, st.growth_factor)
     proposal = step * factor

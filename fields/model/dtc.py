@@ -94,7 +94,7 @@ def _dphi1(x: np.ndarray) -> np.ndarray:
     """d/dx (e^x - 1)/x = (e^x (x - 1) + 1)/x^2 = int_0^1 u e^{xu} du, accurate near 0."""
     small = np.abs(x) < 1e-2
     safe = np.where(small, 1.0, x)
-    series = 0.5 + x / 3.0 + x * x / 8.0 + x**3 / 30.0 + x**4 / 144.0
+    series = 0.5 + x * (1.0 / 3.0 + x * (1.0 / 8.0 + x * (1.0 / 30.0 + x / 144.0)))
     exact = (safe * np.exp(safe) - np.expm1(safe)) / (safe * safe)
     return np.where(small, series, exact)
 
@@ -127,9 +127,10 @@ def linear2_exact(
     plus, minus = _phi1((mu + delta) * t), _phi1((mu - delta) * t)
     i1 = 0.5 * t * (plus + minus)
     safe_delta = np.where(small, 1.0, delta)
-    # near equal eigenvalues: I2 -> t^2 int_0^1 u e^{mu t u} du, wrong by ~(delta t)^2 / 12
-    near = t * t * _dphi1(mu * t)
-    i2 = np.where(small, near, 0.5 * t * (plus - minus) / safe_delta)
+    i2 = 0.5 * t * (plus - minus) / safe_delta
+    if np.any(small):
+        # near equal eigenvalues: I2 -> t^2 int_0^1 u e^{mu t u} du, wrong by ~(delta t)^2 / 12
+        i2 = np.where(small, t * t * _dphi1(np.where(small, mu * t, 0.0)), i2)
     # N = M - mu I
     n11, n22 = a11 - mu, a22 - mu
     nx1 = n11 * x1 + a12 * x2

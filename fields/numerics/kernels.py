@@ -160,7 +160,7 @@ if HAVE_NUMBA:
     @numba.njit(cache=True, inline="always")
     def _dphi1_one(x):  # pragma: no cover - compiled
         if abs(x) < 1e-2:
-            return 0.5 + x / 3.0 + x * x / 8.0 + x**3 / 30.0 + x**4 / 144.0
+            return 0.5 + x * (1.0 / 3.0 + x * (1.0 / 8.0 + x * (1.0 / 30.0 + x / 144.0)))
         return (x * np.exp(x) - np.expm1(x)) / (x * x)
 
 
