@@ -52,14 +52,17 @@ def patient_events(
     site_names: list[str],
 ) -> dict[str, object]:
     """One patient's events from ``by_site`` (site, time) expected detectable lesions; events
-    after ``end_day`` (end of follow-up or death) are censored."""
+    after ``end_day`` (end of follow-up or death) are censored. A patient dead of metastases
+    before ``diagnosis_day`` is metastatic at diagnosis, with the site of the first one."""
     e_site = running_max(by_site)
     e = running_max(e_site.sum(axis=0))
     threshold = rng.exponential()
     lesion_u = rng.random()
     site_u = rng.random()
-    e_dx = at_time(times, e, diagnosis_day)
     e_end = at_time(times, e, end_day)
+    if end_day < diagnosis_day and e_end > 0.0:  # dead of metastases before the primary
+        threshold = min(threshold, e_end)  # reached its size: presents with metastases
+    e_dx = at_time(times, e, min(diagnosis_day, end_day))
     out: dict[str, object] = {
         "metastatic_at_diagnosis": e_dx >= threshold,
         "metastasis_observed": False,

@@ -297,6 +297,20 @@ def test_first_passage_draws_follow_the_poisson_probabilities():
     assert np.mean(lesions) == pytest.approx(total[-1], rel=0.05)  # Poisson(E(end)) in all
 
 
+def test_death_before_diagnosis_is_metastatic_at_diagnosis_with_a_site():
+    """A lethal metastatic burden before the primary reached its size: the patient presents
+    with metastases (drawn from one uniform, whatever the threshold), never as censored M0."""
+    times = np.linspace(0.0, 1000.0, 51)
+    by_site = np.stack([0.001 * times, 0.0001 * times])  # E(death at day 500) = 0.55
+    for i in range(200):
+        ev = outcomes.patient_events(
+            times, by_site, 800.0, 500.0, np.random.default_rng([3, i]), ["lung", "liver"]
+        )
+        assert ev["metastatic_at_diagnosis"] and not ev["metastasis_observed"]
+        assert ev["first_site"] in ("lung", "liver")
+        assert math.isnan(ev["time_to_metastasis_days"])
+
+
 def test_rao_blackwell_statistics_agree_with_the_draws(small):
     drawn = 100.0 * small["metastatic_at_diagnosis"].values.mean()
     expected = statistic(small, "percent_metastatic_at_diagnosis")
