@@ -138,8 +138,13 @@ def shed_rate(cells, p: PrimaryParameters, d: DisseminationParameters):
     cells = np.asarray(cells, dtype=float)
     above = diameter_mm(cells, p) >= d.onset_diameter_mm * (1.0 - 1e-12)
     grams = cells / (p.cells_per_mm3 * 1000.0)  # 1 cm^3 ~ 1 g
-    rate = d.shed_cells_per_g_per_day * grams**d.size_exponent  # per 1 g at 1 g
+    rate = _per_g_per_day(p, d) * grams**d.size_exponent  # per 1 g at 1 g
     return _same(np.where((cells > 0.0) & above, rate, 0.0))
+
+
+def _per_g_per_day(p: PrimaryParameters, d: DisseminationParameters):
+    """Cells shed per gram per day at 1 g: per day (coupling 0) or per doubling (coupling 1)."""
+    return d.shed_cells_per_g_per_day * (d.reference_tvdt_days / p.tvdt_days) ** d.growth_coupling
 
 
 def shed_cells(n0, n1, dt, p: PrimaryParameters, d: DisseminationParameters):
@@ -148,7 +153,7 @@ def shed_cells(n0, n1, dt, p: PrimaryParameters, d: DisseminationParameters):
     b = d.size_exponent
     grams_per_cell = 1.0 / (p.cells_per_mm3 * 1000.0)
     shed = (
-        d.shed_cells_per_g_per_day
+        _per_g_per_day(p, d)
         * grams_per_cell**b
         * integral_cells(np.asarray(n0, dtype=float) ** b, np.asarray(n1, dtype=float) ** b, dt)
     )

@@ -123,6 +123,27 @@ class DisseminationParameters:
         lo=0.0,
         hi=1.0,
     )
+    growth_coupling: float = param(
+        0.0,
+        "1",
+        "assumed: shedding per day whatever the primary's growth rate (0); 1 sheds per cell "
+        "doubling, so the cells shed by a given size do not depend on the doubling time "
+        "([tubiana1991]: the primary's growth rate has little influence, if any, on the "
+        "probability of dissemination per tumour cell). Shedding is multiplied by "
+        "(reference_tvdt_days / tvdt_days)**growth_coupling",
+        confidence="assumed",
+        lo=0.0,
+        hi=1.0,
+    )
+    reference_tvdt_days: float = param(
+        150.0,
+        "day",
+        f"definition: the primary doubling time at which shed_cells_per_g_per_day holds whatever "
+        f"growth_coupling ({KLEIN} median)",
+        confidence="definition",
+        lo=0.0,
+        lo_open=True,
+    )
     arrest_fraction: float = param(
         1e-3,
         "1",
@@ -264,11 +285,13 @@ class DTCParameters:
         2.2e-9,
         "1/day",
         "calibrated: posterior median (90 % interval 1.7e-9 - 2.9e-9) of the population median "
-        "in studies/lead_time_calibration.toml, fitted to the median months to metastasis after "
-        "T1 and T3 resection and the M1 fraction of T1/T2 ([engel2003] via [klein2009]) and the "
+        "in the lead_time calibration of fields 0.2 (Gompertz lesion growth, the single-run "
+        "structure of these defaults), fitted to the median months to metastasis after T1 and "
+        "T3 resection and the M1 fraction of T1/T2 ([engel2003] via [klein2009]) and the "
         "10-year distant metastasis incidence ([holleczek2019]); patients vary about it "
-        "log-normally (sigma 1.86). The rate at which an activated DTC in a full niche on stiff "
-        "matrix founds a growing lesion",
+        "log-normally (sigma 1.86). The lead_time cohort now declares its own natural history "
+        "and calibrated values (studies/lead_time.toml). The rate at which an activated DTC in a "
+        "full niche on stiff matrix founds a growing lesion",
         confidence="calibrated",
         lo=0.0,
     )
@@ -304,8 +327,9 @@ class LesionParameters:
         46.0,
         "day",
         "calibrated: posterior median (90 % interval 42 - 50 days) of the population median in "
-        f"studies/lead_time_calibration.toml, under a prior from {KLEIN} (breast metastases, 82 "
-        "days in 29 patients, a factor of two either way)",
+        f"the lead_time calibration of fields 0.2 (Gompertz growth), under a prior from {KLEIN} "
+        "(breast metastases, 82 days in 29 patients, a factor of two either way); the lead_time "
+        "cohort now draws it as a ratio of the primary's (studies/lead_time.toml)",
         confidence="calibrated",
         lo=0.0,
         lo_open=True,

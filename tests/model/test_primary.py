@@ -39,3 +39,32 @@ def test_a_smaller_size_exponent_flattens_shedding_with_size():
         ratios.append(large / small)
     assert ratios[0] == pytest.approx(64.0, rel=1e-9)  # volume ratio (60 / 15)**3
     assert ratios[1] == pytest.approx(4.0, rel=1e-9)  # diameter ratio
+
+
+@pytest.mark.parametrize("law", ["exponential", "gompertz"])
+def test_shedding_per_doubling_makes_the_cells_shed_by_a_size_independent_of_the_tvdt(law):
+    """growth_coupling 1: shedding per cell doubling, so a fast and a slow primary have shed the
+    same cells by the time they reach a size (coupling 0: the slow one has shed 4 times more)."""
+    totals = {}
+    for coupling in (0.0, 1.0):
+        for tvdt in (75.0, 300.0):
+            p = Parameters().with_updates(
+                {
+                    "primary.growth_law": law,
+                    "primary.tvdt_days": tvdt,
+                    "dissemination.growth_coupling": coupling,
+                }
+            )
+            start = primary.cells_at_diameter(2.0, p.primary)
+            end = primary.cells_at_diameter(20.0, p.primary)
+            days = primary.time_to_reach(start, end, p.primary)
+            n = primary.grow(start, np.linspace(0.0, days, 4001), p.primary)
+            totals[coupling, tvdt] = float(
+                np.sum(primary.shed_cells(n[:-1], n[1:], days / 4000, p.primary, p.dissemination))
+            )
+    assert totals[1.0, 75.0] == pytest.approx(totals[1.0, 300.0], rel=1e-6)
+    assert totals[0.0, 300.0] == pytest.approx(4.0 * totals[0.0, 75.0], rel=1e-6)
+    p = Parameters()
+    assert totals[1.0, 300.0] == pytest.approx(  # the reference TVDT sheds as coupling 0 does
+        totals[0.0, 300.0] * p.dissemination.reference_tvdt_days / 300.0, rel=1e-9
+    )

@@ -34,7 +34,10 @@ class Reweighted:
 
     def __init__(self, cal: Calibration, pool: xr.Dataset) -> None:
         self.cal, self.pool = cal, pool
-        self.values = {k: pool[k].values for k in cal.proposals}
+        samples = cal.cohort.samples
+        needed = {k for k in cal.proposals} | {samples[k].times for k in cal.proposals}
+        drawn = cal.cohort.factors({k: pool[k].values for k in needed - {""}})
+        self.values = {k: drawn[k] for k in cal.proposals}  # the drawn factors of `times` keys
         self.log_q = sum(cal.proposals[k].logpdf(v) for k, v in self.values.items())
 
     def weights(self, theta: dict[str, float]) -> np.ndarray:

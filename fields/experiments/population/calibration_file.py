@@ -141,6 +141,12 @@ def load_calibration(path: str | Path) -> Calibration:
                 f"proposal.{key!r}", key, f"a key the cohort samples: {', '.join(cohort.samples)}"
             )
         proposals[key] = parse_distribution(key, table)
+        if proposals[key].times:
+            raise bad(
+                f"proposal.{key!r}.times",
+                proposals[key].times,
+                "nothing: a proposal draws the factor the cohort file declares",
+            )
     priors = []
     params = doc.get("parameter", {})
     for key, fields in _tables(params, "parameter", depth=1).items():

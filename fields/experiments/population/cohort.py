@@ -57,7 +57,7 @@ def template(cohort: Cohort) -> xr.Dataset:
             np.full(n, np.nan),
             attrs={
                 "units": str(leaf[0]),
-                "long_name": f"{key} (sampled: {dist.kind} {json.dumps(dist.params)})",
+                "long_name": f"{key} (sampled: {dist.describe()})",
                 "source": dist.source,
             },
         )

@@ -101,7 +101,18 @@ class Cohort:
             take = u[:, column : column + dist.uniforms]
             out[key] = dist.ppf(take.T if dist.uniforms > 1 else take[:, 0])
             column += dist.uniforms
+        for key, dist in self.samples.items():  # factors of other keys (never chained)
+            if dist.times:
+                out[key] = out[key] * out[dist.times]
         return out
+
+    def factors(self, values: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The drawn numbers behind sampled ``values``: a ``times`` key's value over its base."""
+        return {
+            key: values[key] / values[dist.times] if dist.times else values[key]
+            for key, dist in self.samples.items()
+            if key in values
+        }
 
     def t_stage(self, values: dict[str, np.ndarray]) -> np.ndarray | None:
         key = self.stage_key
@@ -120,7 +131,13 @@ class Cohort:
         return _checked(replace(self, base=self.base.with_updates(updates)))
 
     def with_samples(self, samples: dict[str, Distribution]) -> Cohort:
-        return replace(self, samples={**self.samples, **samples})
+        """The cohort with some distributions replaced; a replacement keeps the ``times`` of
+        the distribution it replaces (a proposal draws the same factor)."""
+        kept = {
+            key: replace(dist, times=self.samples[key].times) if key in self.samples else dist
+            for key, dist in samples.items()
+        }
+        return replace(self, samples={**self.samples, **kept})
 
     def fingerprint(self) -> str:
         """Hash of everything that defines the results (resume refuses a different cohort)."""
@@ -135,7 +152,7 @@ class Cohort:
             "seed": self.seed,
             "follow_up_days": self.follow_up_days,
             "output_every_days": self.output_every_days,
-            "samples": {k: [d.kind, d.params] for k, d in self.samples.items()},
+            "samples": {k: [d.kind, d.params, d.times] for k, d in self.samples.items()},
             "version": __version__,
         }
         return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16]
@@ -214,22 +231,29 @@ def _checked(cohort: Cohort) -> Cohort:
     if len(stages) > 1:
         raise bad(f"sample.{stages[1]!r}", "stages", "one stages distribution per cohort")
     for key, dist in cohort.samples.items():
+        if dist.times:
+            base_dist = cohort.samples.get(dist.times)
+            if base_dist is None or dist.times == key or base_dist.times:
+                raise bad(
+                    f"sample.{key!r}.times",
+                    dist.times,
+                    "another sampled key that is not itself a factor of one: "
+                    + ", ".join(k for k, d in cohort.samples.items() if k != key and not d.times),
+                )
         try:
             meta = leaf_meta(base, key)
         except Exception as exc:
             raise bad(f"sample.{key!r}", key, f"a number of the parameter tree ({exc})") from None
         if meta["kind"] is not float:
             raise bad(f"sample.{key!r}", key, "a real-valued parameter (not a choice or count)")
-        edge = np.array([[1e-9, 1e-9], [1 - 1e-9, 1 - 1e-9]]) if dist.uniforms > 1 else None
-        for u in (1e-9, 1 - 1e-9):
-            value = dist.ppf(edge[0 if u < 0.5 else 1] if edge is not None else np.array(u))
-            value = float(np.asarray(value).reshape(-1)[0])
+        scales = _extremes(cohort.samples[dist.times]) if dist.times else [1.0]
+        for value in (x * scale for x in _extremes(dist) for scale in scales):
             try:
                 coerce_leaf(key, value, meta)
             except Exception as exc:
                 raise bad(
                     f"sample.{key!r}",
-                    f"{dist.kind} {dist.params}",
+                    dist.describe(),
                     f"a distribution inside the key's allowed values ({exc})",
                 ) from None
     resects = (
@@ -246,3 +270,12 @@ def _checked(cohort: Cohort) -> Cohort:
     if math.isinf(cohort.follow_up_days):
         raise bad("cohort.follow_up_days", cohort.follow_up_days, "a finite number of days")
     return cohort
+
+
+def _extremes(dist: Distribution) -> list[float]:
+    """The distribution's values at the uniforms 1e-9 and 1 - 1e-9."""
+    out = []
+    for u in (1e-9, 1 - 1e-9):
+        value = dist.ppf(np.array([u, u]) if dist.uniforms > 1 else np.array(u))
+        out.append(float(np.asarray(value).reshape(-1)[0]))
+    return out

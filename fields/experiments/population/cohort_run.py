@@ -122,7 +122,9 @@ def run_chunk(cohort: Cohort, start: int, stop: int) -> dict[str, Any]:
         out["sites_involved"][row] = int(np.count_nonzero(events["detectable_lesions"]))
         out["death_day"][row] = death
         out["diagnosis_day"][row] = dx[row]
-        p_m1, free = outcomes.metastasis_free(times, by_site.sum(axis=0), float(dx[row]), grid)
+        p_m1, free = outcomes.metastasis_free(
+            times, by_site.sum(axis=0), float(dx[row]), grid, death
+        )
         out["p_metastatic_at_diagnosis"][row] = p_m1
         out["metastasis_free_probability"][row] = free
         out["marrow_dtc_expected"][row] = _marrow(cohort, rec, row, float(dx[row]))

@@ -11,12 +11,15 @@ which calibration needs to reweight a simulated pool. Declared in TOML as a tabl
     source = "[peer1993] medians; sigma derived from [macinnes2020]"
 
 ``stages`` draws a stage by its weight, then a value log-uniform within the stage's bounds
-(diameter at diagnosis by T stage).
+(diameter at diagnosis by T stage). ``times = "other.key"`` makes the drawn number a factor of
+another sampled key of the same patient (a metastasis doubling time as a ratio of the primary's):
+the value is the draw times the other key's value, and densities are those of the factor.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -46,6 +49,8 @@ class Distribution:
     kind: str
     params: dict[str, Any]
     source: str = ""
+    #: another sampled key whose value multiplies the draw ("": none)
+    times: str = ""
 
     # ------------------------------------------------------------------ sampling
     def ppf(self, u: np.ndarray) -> np.ndarray:
@@ -107,7 +112,12 @@ class Distribution:
         return np.asarray(self.params["names"], dtype=str)[stage]
 
     def with_params(self, **changes: float) -> Distribution:
-        return Distribution(self.kind, {**self.params, **changes}, self.source)
+        return Distribution(self.kind, {**self.params, **changes}, self.source, self.times)
+
+    def describe(self) -> str:
+        """Kind, numbers and factor, as the Dataset's long names show them."""
+        text = f"{self.kind} {json.dumps(self.params)}"
+        return f"{text} times {self.times}" if self.times else text
 
 
 def parse_distribution(key: str, table: Any) -> Distribution:
@@ -118,7 +128,7 @@ def parse_distribution(key: str, table: Any) -> Distribution:
     kind = table.get("distribution")
     if kind not in FIELDS:
         raise _bad(f"{where}.distribution", kind, f"one of {', '.join(FIELDS)}")
-    allowed = {*FIELDS[kind], "distribution", "source"}
+    allowed = {*FIELDS[kind], "distribution", "source", "times"}
     for name in table:
         if name not in allowed:
             raise _bad(
@@ -146,7 +156,12 @@ def parse_distribution(key: str, table: Any) -> Distribution:
     source = table.get("source", "")
     if not isinstance(source, str) or not source.strip():
         raise _bad(f"{where}.source", source, "a non-empty text citing where the numbers come from")
-    return Distribution(kind, params, source)
+    times = table.get("times", "")
+    if not isinstance(times, str) or ("times" in table and not times):
+        raise _bad(f"{where}.times", times, "the name of another sampled key")
+    if times and kind == "stages":
+        raise _bad(f"{where}.times", times, "a factor of a numeric distribution (not stages)")
+    return Distribution(kind, params, source, times)
 
 
 def _number(key: str, value: Any) -> float:

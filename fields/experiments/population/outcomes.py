@@ -111,11 +111,18 @@ def _poisson(mean: float, u: float) -> int:
 
 
 def metastasis_free(
-    times: np.ndarray, e_total: np.ndarray, diagnosis_day: float, grid: np.ndarray
+    times: np.ndarray,
+    e_total: np.ndarray,
+    diagnosis_day: float,
+    grid: np.ndarray,
+    death_day: float = math.inf,
 ) -> tuple[float, np.ndarray]:
     """(P(metastatic at diagnosis), metastasis-free probability on ``grid`` days after diagnosis
     given none at diagnosis). After death E stays at its value then (a run stops at death, and
-    death comes only after a detectable metastasis), so the curve is flat, never censored."""
+    death comes only after a detectable metastasis), so the curve is flat, never censored. A
+    patient dead of metastases before diagnosis presents with them (P = 1), as drawn."""
+    if death_day < diagnosis_day:
+        return 1.0, np.ones(np.shape(grid))
     e = running_max(e_total)
     e_dx = at_time(times, e, diagnosis_day)
     return float(-math.expm1(-e_dx)), np.exp(-(np.interp(diagnosis_day + grid, times, e) - e_dx))

@@ -236,3 +236,62 @@ def test_the_shipped_calibration_file_loads():
     cal = load_calibration(STUDIES / "lead_time_calibration.toml")
     assert {p.name for p in cal.priors} >= {"dtc.founding_per_day.median"}
     assert len(cal.targets) >= 3 and len(cal.validation) >= 2
+
+
+def test_reweighting_a_times_key_weighs_its_drawn_factor():
+    """A key drawn as a factor of another (``times``): the pool's weights are the factor's
+    density ratio, whatever the base key's values."""
+    from fields.experiments.population.calibration_file import Calibration, Prior
+    from fields.experiments.population.cohort_file import cohort_from_dict
+
+    spec = cohort_from_dict(
+        {
+            "cohort": {"name": "x", "sites": ["lung"]},
+            "sample": {
+                "primary.resection_diameter_mm": {
+                    "distribution": "uniform",
+                    "low": 10.0,
+                    "high": 30.0,
+                    "source": "x",
+                },
+                "primary.tvdt_days": {
+                    "distribution": "lognormal",
+                    "median": 150.0,
+                    "sigma": 1.0,
+                    "source": "x",
+                },
+                "lesions.tvdt_days": {
+                    "distribution": "lognormal",
+                    "median": 0.4,
+                    "sigma": 0.3,
+                    "source": "x",
+                    "times": "primary.tvdt_days",
+                },
+            },
+        }
+    )
+    proposal = Distribution("loguniform", {"low": 0.1, "high": 2.0}, "test")
+    cal = Calibration(
+        name="x",
+        cohort=spec,
+        pool=10,
+        seed=0,
+        population_size=10,
+        generations=1,
+        minimum_epsilon=1.0,
+        min_effective_size=1.0,
+        proposals={"lesions.tvdt_days": proposal},
+        priors=(Prior("lesions.tvdt_days", "median", proposal),),
+        targets=(),
+        validation=(),
+        text="",
+    )
+    pool_spec = cal.pool_cohort(patients=500)
+    values = pool_spec.sample(np.arange(500))
+    pool = xr.Dataset({k: ("patient", v) for k, v in values.items()})
+    w = Reweighted(cal, pool).weights({"lesions.tvdt_days.median": 0.5})
+    ratio = values["lesions.tvdt_days"] / values["primary.tvdt_days"]
+    target = spec.samples["lesions.tvdt_days"].with_params(median=0.5)
+    expected = np.exp(target.logpdf(ratio) - proposal.logpdf(ratio))
+    assert w / w.max() == pytest.approx(expected / expected.max(), rel=1e-9)
+    assert np.all((ratio >= 0.1) & (ratio <= 2.0))  # the pool drew the factor from the proposal

@@ -235,6 +235,90 @@ BAD = [
 ]
 
 
+def _factor(times: str, kind: str = "lognormal") -> dict:
+    spec = {"distribution": kind, "source": "x", "times": times}
+    spec.update({"median": 0.5, "sigma": 0.3} if kind == "lognormal" else {})
+    return {"sample": {"lesions.tvdt_days": spec}}
+
+
+BAD += [
+    (_factor("primary.tvdt_days"), "sample.'lesions.tvdt_days'.times"),  # not sampled
+    (_factor("lesions.tvdt_days"), "sample.'lesions.tvdt_days'.times"),  # itself
+    (
+        {
+            "sample": {
+                "lesions.tvdt_days": {
+                    **_factor("dtc.founding_per_day")["sample"]["lesions.tvdt_days"]
+                },
+                "dtc.founding_per_day": {
+                    **_factor("primary.resection_diameter_mm")["sample"]["lesions.tvdt_days"]
+                },
+            }
+        },
+        "not itself a factor",
+    ),
+    (
+        {
+            "sample": {
+                "lesions.tvdt_days": {
+                    "distribution": "lognormal",
+                    "median": 0.5,
+                    "sigma": 0.3,
+                    "source": "x",
+                    "times": 3,
+                }
+            }
+        },
+        "the name of another sampled key",
+    ),
+]
+
+
+def test_a_times_distribution_scales_the_other_key_of_the_same_patient():
+    """``times``: a metastasis doubling time drawn as a ratio of the primary's; the ratio's
+    distribution is the declared one, whatever the base key's."""
+    doc = {
+        "cohort": {"name": "x", "sites": ["lung"], "patients": 4000},
+        "sample": {
+            "primary.resection_diameter_mm": {
+                "distribution": "uniform",
+                "low": 10.0,
+                "high": 30.0,
+                "source": "x",
+            },
+            "primary.tvdt_days": {
+                "distribution": "lognormal",
+                "median": 150.0,
+                "sigma": 1.0,
+                "source": "x",
+            },
+            "lesions.tvdt_days": {
+                "distribution": "lognormal",
+                "median": 0.4,
+                "sigma": 0.2,
+                "source": "x",
+                "times": "primary.tvdt_days",
+            },
+        },
+    }
+    spec = cohort_from_dict(doc)
+    values = spec.sample(np.arange(4000))
+    ratio = values["lesions.tvdt_days"] / values["primary.tvdt_days"]
+    assert np.median(ratio) == pytest.approx(0.4, rel=0.02)
+    assert np.std(np.log(ratio)) == pytest.approx(0.2, rel=0.05)
+    assert (
+        np.corrcoef(np.log(values["lesions.tvdt_days"]), np.log(values["primary.tvdt_days"]))[0, 1]
+        > 0.9
+    )
+    assert spec.factors(values)["lesions.tvdt_days"] == pytest.approx(ratio)
+    # a replacement (a calibration's proposal) draws the same factor
+    wide = spec.with_samples(
+        {"lesions.tvdt_days": spec.samples["lesions.tvdt_days"].with_params(sigma=1.0)}
+    )
+    assert wide.samples["lesions.tvdt_days"].times == "primary.tvdt_days"
+    assert wide.fingerprint() != spec.fingerprint()
+
+
 @pytest.mark.parametrize(("change", "message"), BAD)
 def test_bad_cohort_files_name_the_key_and_value(change, message):
     doc = {
@@ -309,6 +393,11 @@ def test_death_before_diagnosis_is_metastatic_at_diagnosis_with_a_site():
         assert ev["metastatic_at_diagnosis"] and not ev["metastasis_observed"]
         assert ev["first_site"] in ("lung", "liver")
         assert math.isnan(ev["time_to_metastasis_days"])
+    # the probability form agrees: P(M1) = 1, never a relapse after diagnosis
+    p_m1, free = outcomes.metastasis_free(times, by_site.sum(axis=0), 800.0, times, 500.0)
+    assert p_m1 == 1.0 and np.all(free == 1.0)
+    p_alive, _ = outcomes.metastasis_free(times, by_site.sum(axis=0), 400.0, times, 500.0)
+    assert p_alive == pytest.approx(-math.expm1(-0.44))
 
 
 def test_rao_blackwell_statistics_agree_with_the_draws(small):
