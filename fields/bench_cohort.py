@@ -52,7 +52,7 @@ CASES = (
     ),
 )
 QUICK_CASES = (
-    CohortCase("40-patient cohort (4 sites, 20 y follow-up)", "lead_time.toml", 40, 0, 2, "-"),
+    CohortCase("40-patient cohort (4 sites, 20 y follow-up)", "lead_time.toml", 40, 0, 1, "-"),
     CohortCase(
         "small calibration (pool 40, 20 particles)",
         "lead_time_calibration.toml",

@@ -35,8 +35,11 @@ from fields.experiments.sensitivity import sobol_indices
 from fields.experiments.store import STATUS_DONE, MemoryStore, RunStore, failed_runs, template
 from fields.experiments.study import Study, load_study
 
-
 # ----------------------------------------------------------------------------- execution
+#: seconds to wait for a scheduler given by address before refusing it
+CONNECT_TIMEOUT_S = 10.0
+
+
 @contextlib.contextmanager
 def _executor(client: Any, workers: int | None, n_runs: int) -> Iterator[Any]:
     """A dask Client (given, by address, or a new LocalCluster), or None for in-process."""
@@ -48,7 +51,7 @@ def _executor(client: Any, workers: int | None, n_runs: int) -> Iterator[Any]:
     if client is not None:
         if isinstance(client, str):
             try:
-                connected = Client(client, timeout="10s")
+                connected = Client(client, timeout=f"{CONNECT_TIMEOUT_S}s")
             except (OSError, ValueError) as exc:
                 raise FieldsInputError(
                     f"--scheduler = '{client}' is not allowed: cannot reach it ({exc})"

@@ -99,8 +99,15 @@ def test_existing_cluster_by_scheduler_address(tmp_path):
     xr.testing.assert_identical(_no_provenance(by_address), _no_provenance(in_process))
 
 
-def test_unreachable_scheduler_is_an_input_error(tmp_path, capsys):
+def test_unreachable_scheduler_is_an_input_error(tmp_path, capsys, monkeypatch):
+    import importlib
+
     from fields.cli import main
+
+    sweep_module = importlib.import_module(
+        "fields.experiments.sweep"
+    )  # the module, not fields.sweep
+    monkeypatch.setattr(sweep_module, "CONNECT_TIMEOUT_S", 1.0)  # the answer does not change
 
     path = tmp_path / "s.toml"
     path.write_text('[study]\nname="s"\nsites=["lung"]\ngeometry="krogh"\ndays=30\n')
