@@ -127,9 +127,10 @@ class DisseminationParameters:
         0.0,
         "1",
         "assumed: shedding per day whatever the primary's growth rate (0); 1 sheds per cell "
-        "doubling, so the cells shed by a given size do not depend on the doubling time "
-        "([tubiana1991]: the primary's growth rate has little influence, if any, on the "
-        "probability of dissemination per tumour cell). Shedding is multiplied by "
+        "doubling, so the cells shed by a given size do not depend on the doubling time (a "
+        "reviewed abstract, 'Growth rate and natural history of breast cancer', whose authors "
+        "were not re-checked, finds that the primary's growth rate has little influence on "
+        "dissemination per tumour cell). Shedding is multiplied by "
         "(reference_tvdt_days / tvdt_days)**growth_coupling",
         confidence="assumed",
         lo=0.0,

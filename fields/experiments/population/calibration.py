@@ -34,9 +34,7 @@ class Reweighted:
 
     def __init__(self, cal: Calibration, pool: xr.Dataset) -> None:
         self.cal, self.pool = cal, pool
-        samples = cal.cohort.samples
-        needed = {k for k in cal.proposals} | {samples[k].times for k in cal.proposals}
-        drawn = cal.cohort.factors({k: pool[k].values for k in needed - {""}})
+        drawn = cal.cohort.factors({k: pool[k].values for k in cal.cohort.samples})
         self.values = {k: drawn[k] for k in cal.proposals}  # the drawn factors of `times` keys
         self.log_q = sum(cal.proposals[k].logpdf(v) for k, v in self.values.items())
 

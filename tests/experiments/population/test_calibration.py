@@ -243,33 +243,9 @@ def test_reweighting_a_times_key_weighs_its_drawn_factor():
     density ratio, whatever the base key's values."""
     from fields.experiments.population.calibration_file import Calibration, Prior
     from fields.experiments.population.cohort_file import cohort_from_dict
+    from tests.experiments.population.cohorts import ratio_cohort
 
-    spec = cohort_from_dict(
-        {
-            "cohort": {"name": "x", "sites": ["lung"]},
-            "sample": {
-                "primary.resection_diameter_mm": {
-                    "distribution": "uniform",
-                    "low": 10.0,
-                    "high": 30.0,
-                    "source": "x",
-                },
-                "primary.tvdt_days": {
-                    "distribution": "lognormal",
-                    "median": 150.0,
-                    "sigma": 1.0,
-                    "source": "x",
-                },
-                "lesions.tvdt_days": {
-                    "distribution": "lognormal",
-                    "median": 0.4,
-                    "sigma": 0.3,
-                    "source": "x",
-                    "times": "primary.tvdt_days",
-                },
-            },
-        }
-    )
+    spec = cohort_from_dict(ratio_cohort(0.4, 0.3))
     proposal = Distribution("loguniform", {"low": 0.1, "high": 2.0}, "test")
     cal = Calibration(
         name="x",

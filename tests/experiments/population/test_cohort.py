@@ -17,6 +17,7 @@ from fields.experiments.population.cohort import cohort, open_cohort
 from fields.experiments.population.cohort_file import cohort_from_dict, load_cohort
 from fields.experiments.population.cohort_stats import statistic
 from fields.experiments.population.survival import kaplan_meier
+from tests.experiments.population.cohorts import DIAMETER, ratio_cohort
 
 # the module (fields.experiments.population.cohort is also the name of the function it exports)
 cohort_module = importlib.import_module("fields.experiments.population.cohort")
@@ -277,30 +278,7 @@ BAD += [
 def test_a_times_distribution_scales_the_other_key_of_the_same_patient():
     """``times``: a metastasis doubling time drawn as a ratio of the primary's; the ratio's
     distribution is the declared one, whatever the base key's."""
-    doc = {
-        "cohort": {"name": "x", "sites": ["lung"], "patients": 4000},
-        "sample": {
-            "primary.resection_diameter_mm": {
-                "distribution": "uniform",
-                "low": 10.0,
-                "high": 30.0,
-                "source": "x",
-            },
-            "primary.tvdt_days": {
-                "distribution": "lognormal",
-                "median": 150.0,
-                "sigma": 1.0,
-                "source": "x",
-            },
-            "lesions.tvdt_days": {
-                "distribution": "lognormal",
-                "median": 0.4,
-                "sigma": 0.2,
-                "source": "x",
-                "times": "primary.tvdt_days",
-            },
-        },
-    }
+    doc = ratio_cohort(0.4, 0.2, patients=4000)
     spec = cohort_from_dict(doc)
     values = spec.sample(np.arange(4000))
     ratio = values["lesions.tvdt_days"] / values["primary.tvdt_days"]
@@ -323,14 +301,7 @@ def test_a_times_distribution_scales_the_other_key_of_the_same_patient():
 def test_bad_cohort_files_name_the_key_and_value(change, message):
     doc = {
         "cohort": {"name": "x", "sites": ["lung"]},
-        "sample": {
-            "primary.resection_diameter_mm": {
-                "distribution": "uniform",
-                "low": 10.0,
-                "high": 30.0,
-                "source": "x",
-            }
-        },
+        "sample": {"primary.resection_diameter_mm": dict(DIAMETER)},
     }
     for key, value in change.items():
         doc[key] = {**doc.get(key, {}), **value}
