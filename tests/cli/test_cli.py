@@ -109,6 +109,7 @@ def test_plot_of_missing_or_bad_file(tmp_path):
     assert not (tmp_path / "f.png").exists()
 
 
+@pytest.mark.slow
 def test_bench_quick_prints_both_tables_and_agrees():
     """`fields bench --quick` runs the harness end to end (timings are reported, not asserted)."""
     proc = subprocess.run(
