@@ -36,7 +36,7 @@ from fields.experiments.store import create_zarr, status_variables
 from fields.experiments.sweep import _executor
 
 #: patients per task and per zarr chunk (fixed: chunks do not depend on the worker count)
-CHUNK = 250
+CHUNK = 500
 
 
 def template(cohort: Cohort) -> xr.Dataset:
