@@ -81,6 +81,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     ):
         if value is not None and value < 1:
             raise FieldsInputError(f"{flag} = {value} is not allowed: an integer >= 1")
+    if args.check is not None and args.check < 0:
+        raise FieldsInputError(f"--check = {args.check} is not allowed: an integer >= 0")
     cal = load_calibration(args.calibration)
     pool_store = args.pool_store or str(out.with_name(out.stem + "_pool.zarr"))
     fit = calibrate(
@@ -91,6 +93,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         pool=args.pool,
         population_size=args.population_size,
         generations=args.generations,
+        check=args.check,
     )
     with atomic_path(out) as tmp:
         fit.to_netcdf(tmp, engine="h5netcdf")
@@ -162,5 +165,10 @@ def add_parsers(sub) -> None:
     cal.add_argument("--pool-store", help="zarr store of the pool (default: OUT_pool.zarr)")
     cal.add_argument("--population-size", type=int, help="ABC-SMC particles (default: file's)")
     cal.add_argument("--generations", type=int, help="ABC-SMC generations at most")
+    cal.add_argument(
+        "--check",
+        type=int,
+        help="patients of a direct cohort at the estimate (default: file's; 0: none)",
+    )
     add_executor_options(cal)
     cal.set_defaults(func=cmd_calibrate)

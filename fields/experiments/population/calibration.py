@@ -39,9 +39,7 @@ class Reweighted:
         self.log_q = sum(cal.proposals[k].logpdf(v) for k, v in self.values.items())
 
     def weights(self, theta: dict[str, float]) -> np.ndarray:
-        changes: dict[str, dict[str, float]] = {}
-        for prior in self.cal.priors:
-            changes.setdefault(prior.key, {})[prior.field] = theta[prior.name]
+        changes = self.cal.changes(theta)
         log_p = 0.0
         for key, x in self.values.items():
             dist = self.cal.cohort.samples[key].with_params(**changes.get(key, {}))
@@ -91,10 +89,12 @@ def calibrate(
     population_size: int | None = None,
     generations: int | None = None,
     progress: bool | None = None,
+    check: int | None = None,
 ) -> xr.Dataset:
     """Fit the calibration file's parameters; returns the posterior as a Dataset (particle,
     parameter, target). ``pool_store``: a ``.zarr`` path for the simulated pool (resumable);
-    ``pool``, ``population_size``, ``generations`` override the file."""
+    ``pool``, ``population_size``, ``generations`` and ``check`` (patients of a direct cohort
+    at the estimate, 0: none) override the file."""
     cal = spec if isinstance(spec, Calibration) else load_calibration(spec)
     started = time.perf_counter()
     pool_ds = cohort(
@@ -116,7 +116,39 @@ def calibrate(
         pool_failed=int(np.sum(pool_ds["status"].values == 2)),
         population_size=population_size or cal.population_size,
     )
+    patients = cal.check if check is None else check
+    if patients > 0:
+        started = time.perf_counter()
+        theta = dict(zip(names, ds["estimate"].values, strict=True))
+        direct = cohort(
+            cal.cohort_at(theta, patients), client=client, workers=workers, progress=progress
+        )
+        _add_check(ds, cal, direct, time.perf_counter() - started)
     return ds
+
+
+def _add_check(ds: xr.Dataset, cal: Calibration, direct: xr.Dataset, seconds: float) -> None:
+    """The targets on a direct cohort at the estimate, with a bootstrap sd over its patients:
+    what the reweighted pool predicts, checked without reweighting."""
+    targets = (*cal.targets, *cal.validation)
+
+    def stats(d: xr.Dataset) -> list[float]:
+        return [statistic(d, t.statistic, t.stages, None, t.years, t.stage_mix) for t in targets]
+
+    rng = np.random.default_rng(cal.seed)
+    n = direct.sizes["patient"]
+    boot = [stats(direct.isel(patient=rng.integers(0, n, n))) for _ in range(40)]
+    ds["check"] = (
+        ("target",),
+        np.asarray(stats(direct), dtype=float),
+        {"long_name": "statistic of a direct cohort at the estimate (no reweighting)"},
+    )
+    ds["check_sd"] = (
+        ("target",),
+        np.nanstd(np.asarray(boot, dtype=float), axis=0),
+        {"long_name": "bootstrap sd of the direct cohort's statistic over its patients"},
+    )
+    ds.attrs.update(check_patients=int(n), check_seconds=round(seconds, 3))
 
 
 def _abc(cal: Calibration, model: Reweighted, population: int, generations: int):
@@ -268,10 +300,12 @@ def report(ds: xr.Dataset) -> str:
             f"{ds['ci90_low'].values[j]:.4g} - {ds['ci90_high'].values[j]:.4g} | "
             f"{ds['prior'].values[j]} {ds['prior_low'].values[j]:.3g} - {ds['prior_high'].values[j]:.3g} |"
         )
+    check = "check" in ds
+    direct = f" direct cohort ({ds.attrs.get('check_patients')} patients) |" if check else ""
     lines += [
         "",
-        "| target | kind | published | model (median, 90 % interval) | pool sd | source |",
-        "|---|---|---:|---|---:|---|",
+        f"| target | kind | published | model (median, 90 % interval) | pool sd |{direct} source |",
+        "|---|---|---:|---|---:|" + ("---:|" if check else "") + "---|",
     ]
     w = ds["weight"].values
     for k, name in enumerate(ds["target"].values):
@@ -286,14 +320,22 @@ def report(ds: xr.Dataset) -> str:
         lines.append(
             f"| {name} | {ds['target_kind'].values[k]} | {ds['target_value'].values[k]:.3g} "
             f"± {ds['target_sd'].values[k]:.2g} | {model} | {ds['pool_sd'].values[k]:.2g} | "
-            f"{ds['target_source'].values[k]} |"
+            + (f"{ds['check'].values[k]:.3g} ± {ds['check_sd'].values[k]:.2g} | " if check else "")
+            + f"{ds['target_source'].values[k]} |"
         )
     eps = ", ".join(f"{e:.3g}" for e in ds["epsilon"].values)
     lines += [
         "",
         "The 90 % intervals are conditional on the pool; 'pool sd' is the Monte Carlo error of "
         "each statistic from the pool's finite size (bootstrap at the estimate), which a new "
-        "cohort adds.",
+        "cohort adds."
+        + (
+            " 'direct cohort' runs the cohort file at the estimate without reweighting (value "
+            "± bootstrap sd over its patients), in "
+            f"{ds.attrs.get('check_seconds', '?')} s."
+            if check
+            else ""
+        ),
         "",
         f"Generations: {ds.sizes['generation']} (epsilon {eps}); pool of "
         f"{ds.attrs.get('pool_patients', '?')} patients in {ds.attrs.get('pool_seconds', '?')} s, "

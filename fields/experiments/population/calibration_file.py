@@ -11,6 +11,7 @@ The format::
     generations = 8                    # at most
     minimum_epsilon = 1.0              # stop at this distance (in target sds; 1: within one)
     min_effective_size = 50            # fewer effective pool patients: the particle is refused
+    check = 2000                       # patients of a direct cohort at the estimate (0: none)
 
     [proposal."dtc.founding_per_day"]  # how the pool samples each calibrated key
     distribution = "loguniform"
@@ -58,6 +59,7 @@ _KEYS = {
     "generations",
     "minimum_epsilon",
     "min_effective_size",
+    "check",
 }
 
 
@@ -89,6 +91,21 @@ class Calibration:
     targets: tuple[Target, ...]
     validation: tuple[Target, ...]
     text: str
+    check: int = 0
+
+    def changes(self, theta: dict[str, float]) -> dict[str, dict[str, float]]:
+        """A candidate ``theta`` (prior name -> value) as {sampled key: {field: value}}."""
+        out: dict[str, dict[str, float]] = {}
+        for prior in self.priors:
+            out.setdefault(prior.key, {})[prior.field] = theta[prior.name]
+        return out
+
+    def cohort_at(self, theta: dict[str, float], patients: int) -> Cohort:
+        """The cohort file with ``theta`` in its distributions: what ``fields cohort`` runs once
+        the file holds those values (its own seed and patients 0 to ``patients - 1``)."""
+        samples = self.cohort.samples
+        changed = {k: samples[k].with_params(**v) for k, v in self.changes(theta).items()}
+        return self.cohort.with_samples(changed).with_patients(patients)
 
     def pool_cohort(self, patients: int | None = None) -> Cohort:
         """The cohort of the simulated pool: calibrated keys drawn from their proposals."""
@@ -124,6 +141,7 @@ def load_calibration(path: str | Path) -> Calibration:
         ("seed", 0, 0),
         ("population_size", 100, 10),
         ("generations", 6, 1),
+        ("check", 0, 0),
     ):
         value = meta.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
@@ -190,6 +208,7 @@ def load_calibration(path: str | Path) -> Calibration:
         targets=targets,
         validation=validation,
         text=json.dumps(doc, sort_keys=True, default=str) + cohort.fingerprint(),
+        check=ints["check"],
     )
 
 

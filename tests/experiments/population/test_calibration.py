@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fields.core.errors import FieldsInputError
-from fields.experiments.population.calibration import Reweighted, calibrate
+from fields.experiments.population.calibration import Reweighted, calibrate, report
 from fields.experiments.population.calibration_file import load_calibration
 from fields.experiments.population.cohort import cohort
 from fields.experiments.population.cohort_file import load_cohort
@@ -181,7 +181,7 @@ def synthetic(tmp_path_factory):
 
 def test_synthetic_targets_are_recovered_within_the_90_percent_interval(synthetic):
     truth, folder = synthetic
-    fit = calibrate(folder / "fit.toml", workers=0, progress=False)
+    fit = calibrate(folder / "fit.toml", workers=0, progress=False, check=150)
     low = float(fit["ci90_low"].sel(parameter="dtc.founding_per_day.median"))
     high = float(fit["ci90_high"].sel(parameter="dtc.founding_per_day.median"))
     assert low <= truth <= high
@@ -189,6 +189,34 @@ def test_synthetic_targets_are_recovered_within_the_90_percent_interval(syntheti
     assert fit["posterior"].dims == ("particle", "parameter")
     assert float(fit["weight"].sum()) == pytest.approx(1.0)
     assert fit.sizes["target"] == 2
+    # the direct cohort at the estimate (no reweighting) reproduces the synthetic targets
+    assert fit.attrs["check_patients"] == 150
+    gap = np.abs(fit["check"].values - fit["target_value"].values)
+    assert (gap <= 2.0 * (fit["check_sd"].values + fit["target_sd"].values)).all(), gap
+    assert "direct cohort (150 patients)" in report(fit)
+
+
+def test_the_cohort_at_an_estimate_holds_its_values():
+    cal = load_calibration(STUDIES / "lead_time_calibration.toml")
+    theta = {p.name: 1.0 for p in cal.priors} | {"dtc.founding_per_day.median": 3.0 * 4.0e-9}
+    at = cal.cohort_at(theta, 7)
+    assert at.patients == 7 and at.seed == cal.cohort.seed
+    founding = at.samples["dtc.founding_per_day"]
+    assert founding.params["median"] == 3.0 * 4.0e-9 and founding.params["sigma"] == 1.0
+    ratio = at.samples["lesions.tvdt_days"]
+    assert ratio.times == "primary.tvdt_days" and ratio.params["median"] == 1.0
+    base = cal.cohort.with_samples(
+        {"dtc.founding_per_day": cal.cohort.samples["dtc.founding_per_day"].with_params(sigma=1.0)}
+    )
+    idx = np.arange(7)
+    np.testing.assert_allclose(
+        at.sample(idx)["dtc.founding_per_day"],
+        base.sample(idx)["dtc.founding_per_day"]
+        * 3.0
+        * 4.0e-9
+        / base.samples["dtc.founding_per_day"].params["median"],
+        rtol=1e-12,
+    )
 
 
 def test_reweighting_needs_enough_effective_patients(synthetic):
@@ -218,6 +246,7 @@ BAD = [
         "statistic = 'median'",
     ),
     ("minimum_epsilon = 1.0", "minimum_epsilon = -0.1", "minimum_epsilon = -0.1"),
+    ("pool = 300", "pool = 300\ncheck = -5", "calibration.check = -5"),
 ]
 
 
