@@ -55,20 +55,7 @@ class Reweighted:
     ) -> np.ndarray:
         """Monte Carlo sd of each statistic at ``theta`` from the pool's finite size (bootstrap
         over pool patients, seeded): the part of a prediction the posterior does not show."""
-        rng = np.random.default_rng(self.cal.seed)
-        w = self.weights(theta)
-        n = w.size
-        values = []
-        for _ in range(resamples):
-            pick = rng.integers(0, n, n)
-            pool = self.pool.isel(patient=pick)
-            values.append(
-                [
-                    statistic(pool, t.statistic, t.stages, w[pick], t.years, t.stage_mix)
-                    for t in targets
-                ]
-            )
-        return np.nanstd(np.asarray(values, dtype=float), axis=0)
+        return bootstrap_sd(self.pool, targets, self.weights(theta), self.cal.seed, resamples)
 
     def statistics(self, theta: dict[str, float], targets: tuple[Target, ...]) -> dict[str, float]:
         w = self.weights(theta)
@@ -127,28 +114,44 @@ def calibrate(
     return ds
 
 
+def bootstrap_sd(
+    ds: xr.Dataset,
+    targets: tuple[Target, ...],
+    weights: np.ndarray | None,
+    seed: int,
+    resamples: int = 50,
+) -> np.ndarray:
+    """Sd of each target's statistic over bootstrap resamples of the patients (seeded)."""
+    rng = np.random.default_rng(seed)
+    n = ds.sizes["patient"]
+    values = []
+    for _ in range(resamples):
+        pick = rng.integers(0, n, n)
+        part, w = ds.isel(patient=pick), None if weights is None else weights[pick]
+        values.append(
+            [statistic(part, t.statistic, t.stages, w, t.years, t.stage_mix) for t in targets]
+        )
+    return np.nanstd(np.asarray(values, dtype=float), axis=0)
+
+
 def _add_check(ds: xr.Dataset, cal: Calibration, direct: xr.Dataset, seconds: float) -> None:
     """The targets on a direct cohort at the estimate, with a bootstrap sd over its patients:
     what the reweighted pool predicts, checked without reweighting."""
     targets = (*cal.targets, *cal.validation)
-
-    def stats(d: xr.Dataset) -> list[float]:
-        return [statistic(d, t.statistic, t.stages, None, t.years, t.stage_mix) for t in targets]
-
-    rng = np.random.default_rng(cal.seed)
-    n = direct.sizes["patient"]
-    boot = [stats(direct.isel(patient=rng.integers(0, n, n))) for _ in range(40)]
     ds["check"] = (
         ("target",),
-        np.asarray(stats(direct), dtype=float),
+        np.array(
+            [statistic(direct, t.statistic, t.stages, None, t.years, t.stage_mix) for t in targets],
+            dtype=float,
+        ),
         {"long_name": "statistic of a direct cohort at the estimate (no reweighting)"},
     )
     ds["check_sd"] = (
         ("target",),
-        np.nanstd(np.asarray(boot, dtype=float), axis=0),
+        bootstrap_sd(direct, targets, None, cal.seed, resamples=40),
         {"long_name": "bootstrap sd of the direct cohort's statistic over its patients"},
     )
-    ds.attrs.update(check_patients=int(n), check_seconds=round(seconds, 3))
+    ds.attrs.update(check_patients=int(direct.sizes["patient"]), check_seconds=round(seconds, 3))
 
 
 def _abc(cal: Calibration, model: Reweighted, population: int, generations: int):
