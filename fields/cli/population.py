@@ -81,8 +81,9 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     ):
         if value is not None and value < 1:
             raise FieldsInputError(f"{flag} = {value} is not allowed: an integer >= 1")
-    if args.check is not None and args.check < 0:
-        raise FieldsInputError(f"--check = {args.check} is not allowed: an integer >= 0")
+    for flag, value in (("--check", args.check), ("--refine", args.refine)):
+        if value is not None and value < 0:
+            raise FieldsInputError(f"{flag} = {value} is not allowed: an integer >= 0")
     cal = load_calibration(args.calibration)
     pool_store = args.pool_store or str(out.with_name(out.stem + "_pool.zarr"))
     fit = calibrate(
@@ -94,6 +95,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         population_size=args.population_size,
         generations=args.generations,
         check=args.check,
+        refine=args.refine,
     )
     with atomic_path(out) as tmp:
         fit.to_netcdf(tmp, engine="h5netcdf")
@@ -169,6 +171,11 @@ def add_parsers(sub) -> None:
         "--check",
         type=int,
         help="patients of a direct cohort at the estimate (default: file's; 0: none)",
+    )
+    cal.add_argument(
+        "--refine",
+        type=int,
+        help="patients of a second pool near the first posterior (default: file's; 0: none)",
     )
     add_executor_options(cal)
     cal.set_defaults(func=cmd_calibrate)

@@ -98,6 +98,7 @@ def test_calibrate_writes_posterior_figure_and_report(tmp_path, capsys):
         (["--out", "fit.txt"], "--out = 'fit.txt'"),
         (["--out", "fit.nc", "--pool", "0"], "--pool = 0"),
         (["--out", "fit.nc", "--check", "-1"], "--check = -1"),
+        (["--out", "fit.nc", "--refine", "-3"], "--refine = -3"),
         (["--out", "missing/fit.nc"], "does not exist"),
     ],
 )

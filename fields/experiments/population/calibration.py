@@ -8,7 +8,9 @@ sampling; the patients' events depend on theta only through their parameters x),
 targets' statistics are the weighted Rao-Blackwell statistics of :mod:`.cohort_stats`. A
 particle whose weights leave fewer than ``min_effective_size`` effective patients is refused
 (its statistics would be noise). ABC-SMC (Toni et al. 2009, as implemented by pyabc, Schaelte
-et al. 2022) explores theta with the distance sqrt(sum(((s - target) / sd)^2)).
+et al. 2022) explores theta with the distance sqrt(sum(((s - target) / sd)^2)). With ``refine``
+a second pool is drawn near the first posterior and ABC-SMC runs again on both pools
+(:mod:`.refine`).
 """
 
 from __future__ import annotations
@@ -27,16 +29,20 @@ from fields.core.version import __version__
 from fields.experiments.population.calibration_file import Calibration, Target, load_calibration
 from fields.experiments.population.cohort import cohort
 from fields.experiments.population.cohort_stats import effective_size, statistic
+from fields.experiments.population.refine import Stages, combine, mixture_log_q, refined_proposals
 
 
 class Reweighted:
     """The pool seen as the population of a given theta (dict prior name -> value)."""
 
-    def __init__(self, cal: Calibration, pool: xr.Dataset) -> None:
+    def __init__(self, cal: Calibration, pool: xr.Dataset, stages: Stages | None = None) -> None:
+        """``stages``: (proposals, patients) of each pool the Dataset joins, in order
+        (default: one pool drawn from the file's proposals)."""
         self.cal, self.pool = cal, pool
         drawn = cal.cohort.factors({k: pool[k].values for k in cal.cohort.samples})
         self.values = {k: drawn[k] for k in cal.proposals}  # the drawn factors of `times` keys
-        self.log_q = sum(cal.proposals[k].logpdf(v) for k, v in self.values.items())
+        stages = stages or [(cal.proposals, pool.sizes["patient"])]
+        self.log_q = mixture_log_q(self.values, stages)
 
     def weights(self, theta: dict[str, float]) -> np.ndarray:
         changes = self.cal.changes(theta)
@@ -77,32 +83,60 @@ def calibrate(
     generations: int | None = None,
     progress: bool | None = None,
     check: int | None = None,
+    refine: int | None = None,
 ) -> xr.Dataset:
     """Fit the calibration file's parameters; returns the posterior as a Dataset (particle,
-    parameter, target). ``pool_store``: a ``.zarr`` path for the simulated pool (resumable);
-    ``pool``, ``population_size``, ``generations`` and ``check`` (patients of a direct cohort
-    at the estimate, 0: none) override the file."""
+    parameter, target). ``pool_store``: a ``.zarr`` path for the simulated pool (resumable; a
+    refined pool goes beside it, ``*_refine.zarr``); ``pool``, ``population_size``,
+    ``generations``, ``check`` (patients of a direct cohort at the estimate, 0: none) and
+    ``refine`` (patients of a second pool near the first posterior, 0: none) override the
+    file."""
     cal = spec if isinstance(spec, Calibration) else load_calibration(spec)
+    population = population_size or cal.population_size
+    generations = generations or cal.generations
     started = time.perf_counter()
     pool_ds = cohort(
         cal.pool_cohort(pool), store=pool_store, client=client, workers=workers, progress=progress
     )
     pool_seconds = time.perf_counter() - started
-    model = Reweighted(cal, pool_ds)
-    (frame, w), populations, seconds = _abc(
-        cal, model, population_size or cal.population_size, generations or cal.generations
-    )
     names = [p.name for p in cal.priors]
-    particles = np.column_stack([_decode(cal, i, frame[f"p{i}"].values) for i in range(len(names))])
-    w = np.asarray(w, dtype=float) / np.sum(w)
+    model = Reweighted(cal, pool_ds)
+    particles, w, populations, seconds = _fit(cal, model, population, generations)
+    attrs = {
+        "pool_seconds": round(pool_seconds, 3),
+        "pool_patients": int(pool_ds.sizes["patient"]),
+        "pool_failed": int(np.sum(pool_ds["status"].values == 2)),
+        "population_size": population,
+    }
+    second = cal.refine if refine is None else refine
+    if second > 0:
+        proposals = refined_proposals(cal, particles, w)
+        store = None if pool_store is None else Path(pool_store)
+        store = None if store is None else store.with_name(f"{store.stem}_refine.zarr")
+        started = time.perf_counter()
+        more = cohort(
+            cal.pool_cohort(second, proposals, stage=2),
+            store=store,
+            client=client,
+            workers=workers,
+            progress=progress,
+        )
+        attrs.update(
+            refine_patients=int(more.sizes["patient"]),
+            refine_seconds=round(time.perf_counter() - started, 3),
+            refine_proposals="; ".join(f"{k}: {d.describe()}" for k, d in proposals.items()),
+            first_estimate="; ".join(
+                f"{n} {_quantile(particles[:, j], w, 0.5):.4g}" for j, n in enumerate(names)
+            ),
+            first_abc_seconds=round(seconds, 3),
+            pool_failed=attrs["pool_failed"] + int(np.sum(more["status"].values == 2)),
+        )
+        stages = [(cal.proposals, attrs["pool_patients"]), (proposals, attrs["refine_patients"])]
+        model = Reweighted(cal, combine(pool_ds, more), stages)
+        particles, w, populations, more_seconds = _fit(cal, model, population, generations)
+        seconds += more_seconds
     ds = _dataset(cal, model, names, particles, w, populations)
-    ds.attrs.update(
-        pool_seconds=round(pool_seconds, 3),
-        abc_seconds=round(seconds, 3),
-        pool_patients=int(pool_ds.sizes["patient"]),
-        pool_failed=int(np.sum(pool_ds["status"].values == 2)),
-        population_size=population_size or cal.population_size,
-    )
+    ds.attrs.update(attrs, abc_seconds=round(seconds, 3))
     patients = cal.check if check is None else check
     if patients > 0:
         started = time.perf_counter()
@@ -112,6 +146,16 @@ def calibrate(
         )
         _add_check(ds, cal, direct, time.perf_counter() - started)
     return ds
+
+
+def _fit(cal: Calibration, model: Reweighted, population: int, generations: int):
+    """(particles, normalised weights, populations, seconds) of one ABC-SMC run."""
+    (frame, w), populations, seconds = _abc(cal, model, population, generations)
+    particles = np.column_stack(
+        [_decode(cal, i, frame[f"p{i}"].values) for i in range(len(cal.priors))]
+    )
+    w = np.asarray(w, dtype=float)
+    return particles, w / np.sum(w), populations, seconds
 
 
 def bootstrap_sd(
@@ -342,6 +386,12 @@ def report(ds: xr.Dataset) -> str:
         "",
         f"Generations: {ds.sizes['generation']} (epsilon {eps}); pool of "
         f"{ds.attrs.get('pool_patients', '?')} patients in {ds.attrs.get('pool_seconds', '?')} s, "
-        f"ABC-SMC in {ds.attrs.get('abc_seconds', '?')} s.",
+        + (
+            f"a refined pool of {ds.attrs['refine_patients']} near the first estimate "
+            f"({ds.attrs['first_estimate']}) in {ds.attrs['refine_seconds']} s, "
+            if "refine_patients" in ds.attrs
+            else ""
+        )
+        + f"ABC-SMC in {ds.attrs.get('abc_seconds', '?')} s.",
     ]
     return "\n".join(lines) + "\n"

@@ -12,6 +12,8 @@ The format::
     minimum_epsilon = 1.0              # stop at this distance (in target sds; 1: within one)
     min_effective_size = 50            # fewer effective pool patients: the particle is refused
     check = 2000                       # patients of a direct cohort at the estimate (0: none)
+    refine = 4000                      # patients of a second pool near the first posterior
+                                       # (0: none; lognormal or normal keys; see .refine)
 
     [proposal."dtc.founding_per_day"]  # how the pool samples each calibrated key
     distribution = "loguniform"
@@ -60,6 +62,7 @@ _KEYS = {
     "minimum_epsilon",
     "min_effective_size",
     "check",
+    "refine",
 }
 
 
@@ -92,6 +95,7 @@ class Calibration:
     validation: tuple[Target, ...]
     text: str
     check: int = 0
+    refine: int = 0
 
     def changes(self, theta: dict[str, float]) -> dict[str, dict[str, float]]:
         """A candidate ``theta`` (prior name -> value) as {sampled key: {field: value}}."""
@@ -107,12 +111,20 @@ class Calibration:
         changed = {k: samples[k].with_params(**v) for k, v in self.changes(theta).items()}
         return self.cohort.with_samples(changed).with_patients(patients)
 
-    def pool_cohort(self, patients: int | None = None) -> Cohort:
-        """The cohort of the simulated pool: calibrated keys drawn from their proposals."""
-        pool = self.cohort.with_samples(self.proposals).with_patients(patients or self.pool)
+    def pool_cohort(
+        self,
+        patients: int | None = None,
+        proposals: dict[str, Distribution] | None = None,
+        stage: int = 1,
+    ) -> Cohort:
+        """The cohort of a simulated pool: calibrated keys drawn from ``proposals`` (default:
+        the file's). Stage k draws with seed + k - 1, so the pools' patients differ."""
         from dataclasses import replace
 
-        return replace(pool, seed=self.seed, name=f"{self.name}-pool")
+        pool = self.cohort.with_samples(proposals or self.proposals)
+        pool = pool.with_patients(patients or self.pool)
+        name = f"{self.name}-pool" if stage == 1 else f"{self.name}-pool{stage}"
+        return replace(pool, seed=self.seed + stage - 1, name=name)
 
     def fingerprint(self) -> str:
         return hashlib.sha256(self.text.encode()).hexdigest()[:16]
@@ -142,6 +154,7 @@ def load_calibration(path: str | Path) -> Calibration:
         ("population_size", 100, 10),
         ("generations", 6, 1),
         ("check", 0, 0),
+        ("refine", 0, 0),
     ):
         value = meta.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
@@ -190,6 +203,16 @@ def load_calibration(path: str | Path) -> Calibration:
             priors.append(Prior(key, field, prior))
     if not priors:
         raise bad("parameter", params, "at least one calibrated parameter")
+    if ints["refine"]:
+        for key in proposals:
+            kind = cohort.samples[key].kind
+            if kind not in ("lognormal", "normal"):
+                raise bad(
+                    "calibration.refine",
+                    ints["refine"],
+                    f"0 here: the cohort samples {key} from a {kind} distribution, and a "
+                    "refined pool needs lognormal or normal ones",
+                )
     targets = parse_targets(doc.get("target", []), "target") or cohort.targets
     if not targets:
         raise bad("target", None, "at least one [[target]] here or in the cohort file")
@@ -209,6 +232,7 @@ def load_calibration(path: str | Path) -> Calibration:
         validation=validation,
         text=json.dumps(doc, sort_keys=True, default=str) + cohort.fingerprint(),
         check=ints["check"],
+        refine=ints["refine"],
     )
 
 

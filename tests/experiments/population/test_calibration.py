@@ -247,6 +247,7 @@ BAD = [
     ),
     ("minimum_epsilon = 1.0", "minimum_epsilon = -0.1", "minimum_epsilon = -0.1"),
     ("pool = 300", "pool = 300\ncheck = -5", "calibration.check = -5"),
+    ("pool = 300", "pool = 300\nrefine = -1", "calibration.refine = -1"),
 ]
 
 
@@ -300,3 +301,97 @@ def test_reweighting_a_times_key_weighs_its_drawn_factor():
     expected = np.exp(target.logpdf(ratio) - proposal.logpdf(ratio))
     assert w / w.max() == pytest.approx(expected / expected.max(), rel=1e-9)
     assert np.all((ratio >= 0.1) & (ratio <= 2.0))  # the pool drew the factor from the proposal
+
+
+def test_a_refined_calibration_recovers_the_synthetic_targets_on_both_pools(synthetic):
+    truth, folder = synthetic
+    fit = calibrate(folder / "fit.toml", workers=0, progress=False, check=0, refine=200)
+    low = float(fit["ci90_low"].sel(parameter="dtc.founding_per_day.median"))
+    high = float(fit["ci90_high"].sel(parameter="dtc.founding_per_day.median"))
+    assert low <= truth <= high
+    assert fit.attrs["pool_patients"] == 300 and fit.attrs["refine_patients"] == 200
+    assert "lognormal" in fit.attrs["refine_proposals"]
+    assert "a refined pool of 200 near the first estimate" in report(fit)
+
+
+def test_refined_proposals_centre_on_the_posterior_and_widen_its_spread():
+    from fields.experiments.population.calibration_file import Calibration, Prior
+    from fields.experiments.population.cohort_file import cohort_from_dict
+    from fields.experiments.population.refine import WIDEN, refined_proposals
+    from tests.experiments.population.cohorts import ratio_cohort
+
+    spec = cohort_from_dict(ratio_cohort(0.4, 0.3))
+    flat = Distribution("uniform", {"low": 0.1, "high": 2.0}, "test")
+    cal = Calibration(
+        name="x",
+        cohort=spec,
+        pool=10,
+        seed=0,
+        population_size=10,
+        generations=1,
+        minimum_epsilon=1.0,
+        min_effective_size=1.0,
+        proposals={"lesions.tvdt_days": flat},
+        priors=(
+            Prior("lesions.tvdt_days", "median", flat),
+            Prior("lesions.tvdt_days", "sigma", flat),
+        ),
+        targets=(),
+        validation=(),
+        text="",
+    )
+    rng = np.random.default_rng(4)
+    medians, sigmas = np.exp(rng.normal(math.log(0.5), 0.1, 4000)), rng.uniform(0.2, 0.4, 4000)
+    refined = refined_proposals(cal, np.column_stack([medians, sigmas]), np.ones(4000))
+    d = refined["lesions.tvdt_days"]
+    assert d.kind == "lognormal" and d.params["median"] == pytest.approx(0.5, rel=0.01)
+    assert d.params["sigma"] == pytest.approx(WIDEN * math.hypot(0.39, 0.1), rel=0.02)
+    # the pool of the second stage draws the factor from it, with its own seed
+    second = cal.pool_cohort(50, refined, stage=2)
+    assert second.seed == 1 and second.name == "x-pool2"
+    assert second.samples["lesions.tvdt_days"].times == "primary.tvdt_days"
+
+
+def test_two_pools_are_weighted_by_the_mixture_of_their_proposals():
+    """Patients of a loguniform pool and of a lognormal pool, weighted by p / q_mix, stand for
+    the target population; the weights are the density ratio to the mixture."""
+    from fields.experiments.population.refine import combine, mixture_log_q
+
+    rng = np.random.default_rng(2)
+    first = _fake_pool(6000, rng)
+    second_q = Distribution("lognormal", {"median": 0.04, "sigma": 0.9}, "test")
+    second = _fake_pool(4000, rng)
+    x2 = second_q.ppf(rng.random(4000))
+    second["dtc.founding_per_day"] = ("patient", x2)
+    second["p_metastatic_at_diagnosis"] = ("patient", 1.0 - np.exp(-x2))
+    both = combine(first, second)
+    assert both.sizes["patient"] == 10000 and (both["patient"].values == np.arange(10000)).all()
+    first_q = Distribution("loguniform", {"low": 1e-3, "high": 1.0}, "test")
+    key = "dtc.founding_per_day"
+    x = both[key].values
+    stages = [({key: first_q}, 6000), ({key: second_q}, 4000)]
+    log_q = mixture_log_q({key: x}, stages)
+    by_hand = np.log(0.6 * np.exp(first_q.logpdf(x)) + 0.4 * np.exp(second_q.logpdf(x)))
+    assert log_q == pytest.approx(by_hand, rel=1e-12, abs=1e-12)
+    target = Distribution("lognormal", {"median": 0.05, "sigma": 0.5}, "test")
+    w = np.exp(target.logpdf(x) - log_q)
+    weighted = statistic(both, "percent_metastatic_at_diagnosis", weights=w)
+    truth = 100.0 * np.mean(1.0 - np.exp(-target.ppf(rng.random(200000))))
+    assert weighted == pytest.approx(truth, rel=0.03)
+    assert effective_size(w) > effective_size(w[:6000])  # the second pool adds patients
+
+
+def test_a_refined_pool_needs_lognormal_or_normal_keys(synthetic, tmp_path):
+    _truth, folder = synthetic
+    cohort_text = (folder / "cohort.toml").read_text()
+    old = 'distribution = "lognormal"\nmedian = 1e-6\nsigma = 0.5'
+    assert old in cohort_text
+    new = 'distribution = "loguniform"\nlow = 1e-7\nhigh = 1e-5'
+    (tmp_path / "cohort.toml").write_text(cohort_text.replace(old, new))
+    fit = (folder / "fit.toml").read_text().replace("pool = 300", "pool = 300\nrefine = 100")
+    fit = fit.replace(
+        '[parameter."dtc.founding_per_day".median]', '[parameter."dtc.founding_per_day".low]'
+    )
+    (tmp_path / "fit.toml").write_text(fit)
+    with pytest.raises(FieldsInputError, match=r"calibration\.refine = 100"):
+        load_calibration(tmp_path / "fit.toml")
