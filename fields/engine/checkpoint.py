@@ -25,7 +25,7 @@ from fields.core.files import atomic_path
 from fields.core.version import __version__
 from fields.engine.contract import field_names
 from fields.engine.inputs import positive_days
-from fields.engine.recorder import Recorder
+from fields.engine.recorder import Recorder, stacked
 from fields.engine.site import SiteModel
 from fields.engine.state import LoopState
 from fields.model.interventions import Modifiers
@@ -175,7 +175,7 @@ def save_run(
             arrays[f"rec/series/{name}/{key}"] = np.array(values, dtype=np.float64)
         if rec.store_fields:
             for key, frames in rec.site_fields[name].items():
-                arrays[f"rec/fields/{name}/{key}"] = np.stack(frames)
+                arrays[f"rec/fields/{name}/{key}"] = stacked(frames)
     save(path, header, arrays)
 
 

@@ -74,7 +74,7 @@ def run(
     header: dict = {}  # identifies the run in its checkpoints
     if checkpoint is not None:
         header = ckpt.run_header(p, names, days, geometry, seed, output_every_days, store_fields)
-    recorder = Recorder(store_fields)
+    recorder = Recorder(store_fields, capacity=len(out_days))
     loop = LoopState.fresh(p, names, resect_day)
     restored = False
     if checkpoint is not None and resume and Path(checkpoint).exists():

@@ -10,9 +10,43 @@ from fields.engine.site import SiteModel
 from fields.parameters import Parameters
 
 
+class Frames:
+    """The frames of one stored field, written into one array allocated at the first frame for
+    ``capacity`` frames (the run's output days) and doubled if more come, so the output tree
+    takes a view instead of stacking a list (a second copy of every stored field)."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = max(int(capacity), 1)
+        self.data: np.ndarray | None = None
+        self.n = 0
+
+    def append(self, frame: np.ndarray) -> None:
+        if self.data is None:
+            self.data = np.empty((self.capacity, *np.shape(frame)))
+        elif self.n == self.data.shape[0]:
+            self.data = np.concatenate([self.data, np.empty_like(self.data)])
+        self.data[self.n] = frame
+        self.n += 1
+
+    def array(self) -> np.ndarray:
+        """The frames so far, (frames, *shape): a view, not a copy."""
+        return np.empty((0,)) if self.data is None else self.data[: self.n]
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self):
+        return iter(self.array())
+
+
+def stacked(frames) -> np.ndarray:
+    """A stored field's frames as one array: a view of :class:`Frames`, a stack of a list."""
+    return frames.array() if isinstance(frames, Frames) else np.stack(frames)
+
+
 @dataclass
 class Recorder:
-    """Collects outputs at the requested days."""
+    """Collects outputs at the requested days (``capacity``: how many, to size stored fields)."""
 
     store_fields: bool
     times: list[float] = field(default_factory=list)
@@ -20,6 +54,7 @@ class Recorder:
     site_series: dict[str, dict[str, list[float]]] = field(default_factory=dict)
     site_fields: dict[str, dict[str, list[np.ndarray]]] = field(default_factory=dict)
     lesion_density: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    capacity: int = 1
 
     def record(
         self,
@@ -39,7 +74,9 @@ class Recorder:
             if self.store_fields:
                 store = self.site_fields.setdefault(name, {})
                 for key, values in model.state.items():
-                    store.setdefault(key, []).append(model.patch.to_grid(values).copy())
+                    if key not in store:
+                        store[key] = Frames(self.capacity)
+                    store[key].append(model.patch.to_grid(values))
 
 
 @dataclass

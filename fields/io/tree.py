@@ -27,7 +27,7 @@ with contextlib.suppress(ImportError):  # xarray imports dask on first use when 
     import dask.array  # noqa: F401  # pay that at import, not inside the first simulation
 
 from fields.core.version import __version__
-from fields.engine.recorder import RunRecord
+from fields.engine.recorder import RunRecord, stacked
 from fields.io.attrs import attrs_for
 
 
@@ -92,7 +92,7 @@ def build_tree(run: RunRecord) -> xr.DataTree:
             )
         if rec.store_fields:
             for key, frames in rec.site_fields[name].items():
-                variables[key] = var(key, ("time", *patch.dims), np.stack(frames))
+                variables[key] = var(key, ("time", *patch.dims), stacked(frames))
         coords = {dim: coord(dim, patch.coords[dim]) for dim in patch.dims}
         coords["lesion_size"] = coord("lesion_size", model.lesions.centres())
         site = p.sites[name]
