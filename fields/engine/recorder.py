@@ -29,7 +29,7 @@ class Frames:
         self.n += 1
 
     def array(self) -> np.ndarray:
-        """The frames so far, (frames, *shape): a view, not a copy."""
+        """The frames so far, ``(frames, *shape)``: a view, not a copy."""
         return np.empty((0,)) if self.data is None else self.data[: self.n]
 
     def __len__(self) -> int:
