@@ -2,7 +2,8 @@
 FiPy reference path.
 
 The fast path builds A and b from the :class:`~fields.numerics.fipy_system.SystemProbe` pieces
-with numpy and reuses a SciPy LU factorisation (or an AMG hierarchy on 3D meshes) until the sink
+with numpy and reuses a factorisation (LDL^T on symmetric matrices, SciPy's LU otherwise; a
+cosine-preconditioned CG or an AMG hierarchy on 3D meshes) until the sink
 k or the step dt changes; a new k only rebuilds the diagonal, never re-assembles.
 ``solver="fipy"`` solves each system with FiPy's own ``eq.solve`` and is the reference the fast
 path is tested against. Units follow the caller (um, s, pg/mL or mmHg).
@@ -120,10 +121,8 @@ class DiffusionReactionOperator:
             lu = CosineCG(matrix, self.shape, fallback=MultigridSolve)
         elif self.linear == "amg":
             lu = MultigridSolve(matrix)
-        else:  # the matrix is structurally symmetric: minimum degree on A^T + A halves fill-in
-            lu = sla.splu(
-                matrix.tocsc(), permc_spec="MMD_AT_PLUS_A", options={"SymmetricMode": True}
-            )
+        else:
+            lu = direct_solver(matrix)
         self.factorisations += 1
         self._cache[key] = lu
         if len(self._cache) > self._cache_size:
@@ -143,6 +142,32 @@ class DiffusionReactionOperator:
             system.var.updateOld()
             system.equations["transient"].solve(var=system.var, dt=dt, solver=self._fipy_solver)
         return np.array(system.var.value, dtype=float)
+
+
+class LDLSolve:
+    """x with A x = b for a symmetric quasi-definite A: an LDL^T factorisation with AMD ordering
+    (qdldl, the OSQP project's factorisation). Its factor holds half of an LU's entries, so a
+    solve streams half the memory: on the default 5-site 2d scenario, whose solves are mostly the
+    niche responses, the run took 9.5-9.7 s against 12.2-12.7 s with SuperLU (two runs each)."""
+
+    def __init__(self, matrix: sp.spmatrix) -> None:
+        import qdldl
+
+        self._solver = qdldl.Solver(sp.triu(matrix, format="csc"))
+
+    def solve(self, b: np.ndarray) -> np.ndarray:
+        return self._solver.solve(np.ascontiguousarray(b, dtype=float))
+
+
+def direct_solver(matrix: sp.spmatrix) -> object:
+    """A reusable direct solve: :class:`LDLSolve` when the matrix is symmetric (uniform grids),
+    else SuperLU with minimum degree on A^T + A (the radial Krogh mesh's matrix is only
+    structurally symmetric)."""
+    csc = sp.csc_matrix(matrix)
+    gap = abs(csc - csc.T)
+    if gap.nnz == 0 or gap.max() <= 1e-13 * abs(csc).max():
+        return LDLSolve(csc)
+    return sla.splu(csc, permc_spec="MMD_AT_PLUS_A", options={"SymmetricMode": True})
 
 
 def fipy_reference_solver(linear: str) -> object:

@@ -22,6 +22,35 @@ def test_fast_path_is_the_default():
     assert {op.linear for op in model.ops.values()} == {"lu"}
 
 
+@pytest.mark.parametrize("transient", [False, True])
+def test_symmetric_systems_use_ldl_and_agree_with_superlu(transient):
+    """The fast path's matrices on a 2d grid are symmetric: LDL^T (qdldl) solves them, and
+    equals SuperLU's LU to round-off; a matrix that is not symmetric goes to SuperLU."""
+    import scipy.sparse as sp
+    import scipy.sparse.linalg as sla
+
+    from fields.numerics.operator import LDLSolve, direct_solver
+
+    p = fields.Parameters().with_updates({"geometry.domain_um": 200.0})
+    patch = make_patch("2d", p.sites["lung"], p.geometry, seed=0)
+    probe = SystemProbe(patch.mesh)
+    pieces = probe.pieces("transient" if transient else "steady")
+    rng = np.random.default_rng(2)
+    diag = pieces["d_reaction"] * rng.uniform(1e-4, 1e-2, patch.n_cells)
+    if transient:
+        diag = diag + pieces["d_time"] / 3600.0
+    matrix = 104.0 * pieces["a_diffusion"] + sp.diags(diag)
+    solver = direct_solver(matrix)
+    assert isinstance(solver, LDLSolve)
+    b = rng.uniform(-1.0, 1.0, patch.n_cells)
+    lu = sla.splu(sp.csc_matrix(matrix))
+    np.testing.assert_allclose(solver.solve(b), lu.solve(b), rtol=1e-11, atol=1e-12)
+    skewed = sp.csr_matrix(matrix + sp.diags(np.full(patch.n_cells - 1, 1e-3), 1))
+    other = direct_solver(skewed)
+    assert not isinstance(other, LDLSolve)
+    np.testing.assert_allclose(skewed @ other.solve(b), b, rtol=1e-10, atol=1e-10)
+
+
 def test_3d_grids_use_cosine_preconditioned_cg_not_lu():
     p = fields.Parameters().with_updates({"geometry.domain_3d_um": 100.0})
     patch = make_patch("3d", p.sites["lung"], p.geometry, seed=0)
