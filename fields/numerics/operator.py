@@ -52,6 +52,7 @@ class DiffusionReactionOperator:
         self._cache: OrderedDict[tuple, object] = OrderedDict()
         self._cache_size = cache_size
         self._responses: dict[str, tuple[tuple[int, int], np.ndarray]] = {}
+        self._symmetric: dict[bool, bool] = {}  # by form (steady: True), for the direct solver
         self.factorisations = 0
         self.response_solves = 0
         if solver == "fast":
@@ -122,7 +123,11 @@ class DiffusionReactionOperator:
         elif self.linear == "amg":
             lu = MultigridSolve(matrix)
         else:
-            lu = direct_solver(matrix)
+            symmetric = self._symmetric.get(dt is None)
+            if symmetric is None:  # the diagonal terms never break symmetry: ask once per form
+                symmetric = self.n >= LDL_MIN_CELLS and is_symmetric(pieces["a_diffusion"])
+                self._symmetric[dt is None] = symmetric
+            lu = direct_solver(matrix, symmetric)
         self.factorisations += 1
         self._cache[key] = lu
         if len(self._cache) > self._cache_size:
@@ -159,14 +164,24 @@ class LDLSolve:
         return self._solver.solve(np.ascontiguousarray(b, dtype=float))
 
 
-def direct_solver(matrix: sp.spmatrix) -> object:
-    """A reusable direct solve: :class:`LDLSolve` when the matrix is symmetric (uniform grids),
-    else SuperLU with minimum degree on A^T + A (the radial Krogh mesh's matrix is only
-    structurally symmetric)."""
+#: below this many cells SuperLU's LU is as fast and the LDL^T setup does not pay (a Krogh mesh
+#: has 40 cells)
+LDL_MIN_CELLS = 1000
+
+
+def is_symmetric(matrix: sp.spmatrix) -> bool:
+    """Whether A equals its transpose to 1e-13 of its largest entry."""
     csc = sp.csc_matrix(matrix)
     gap = abs(csc - csc.T)
-    if gap.nnz == 0 or gap.max() <= 1e-13 * abs(csc).max():
-        return LDLSolve(csc)
+    return bool(gap.nnz == 0 or gap.max() <= 1e-13 * abs(csc).max())
+
+
+def direct_solver(matrix: sp.spmatrix, symmetric: bool) -> object:
+    """A reusable direct solve: :class:`LDLSolve` for a symmetric matrix (uniform grids), else
+    SuperLU with minimum degree on A^T + A (the matrices are structurally symmetric)."""
+    if symmetric:
+        return LDLSolve(matrix)
+    csc = sp.csc_matrix(matrix)
     return sla.splu(csc, permc_spec="MMD_AT_PLUS_A", options={"SymmetricMode": True})
 
 

@@ -25,11 +25,12 @@ def test_fast_path_is_the_default():
 @pytest.mark.parametrize("transient", [False, True])
 def test_symmetric_systems_use_ldl_and_agree_with_superlu(transient):
     """The fast path's matrices on a 2d grid are symmetric: LDL^T (qdldl) solves them, and
-    equals SuperLU's LU to round-off; a matrix that is not symmetric goes to SuperLU."""
+    equals SuperLU's LU to round-off; a matrix that is not symmetric goes to SuperLU, and so do
+    small meshes (a Krogh mesh's 40 cells)."""
     import scipy.sparse as sp
     import scipy.sparse.linalg as sla
 
-    from fields.numerics.operator import LDLSolve, direct_solver
+    from fields.numerics.operator import LDLSolve, direct_solver, is_symmetric
 
     p = fields.Parameters().with_updates({"geometry.domain_um": 200.0})
     patch = make_patch("2d", p.sites["lung"], p.geometry, seed=0)
@@ -40,15 +41,26 @@ def test_symmetric_systems_use_ldl_and_agree_with_superlu(transient):
     if transient:
         diag = diag + pieces["d_time"] / 3600.0
     matrix = 104.0 * pieces["a_diffusion"] + sp.diags(diag)
-    solver = direct_solver(matrix)
+    assert is_symmetric(pieces["a_diffusion"]) and is_symmetric(matrix)
+    solver = direct_solver(matrix, symmetric=True)
     assert isinstance(solver, LDLSolve)
     b = rng.uniform(-1.0, 1.0, patch.n_cells)
     lu = sla.splu(sp.csc_matrix(matrix))
     np.testing.assert_allclose(solver.solve(b), lu.solve(b), rtol=1e-11, atol=1e-12)
     skewed = sp.csr_matrix(matrix + sp.diags(np.full(patch.n_cells - 1, 1e-3), 1))
-    other = direct_solver(skewed)
+    assert not is_symmetric(skewed)
+    other = direct_solver(skewed, symmetric=False)
     assert not isinstance(other, LDLSolve)
     np.testing.assert_allclose(skewed @ other.solve(b), b, rtol=1e-10, atol=1e-10)
+    big = make_patch("2d", p.sites["lung"], p.geometry.__class__(domain_um=400.0), seed=0)
+    assert big.n_cells >= 1000
+    grid = DiffusionReactionOperator(big.mesh, 104.0)
+    grid.solve(1e-3, np.ones(big.n_cells))
+    assert isinstance(next(iter(grid._cache.values())), LDLSolve)
+    krogh = make_patch("krogh", p.sites["lung"], p.geometry, seed=0)
+    small = DiffusionReactionOperator(krogh.mesh, 104.0)
+    small.solve(1e-3, np.ones(krogh.n_cells))
+    assert not isinstance(next(iter(small._cache.values())), LDLSolve)
 
 
 def test_3d_grids_use_cosine_preconditioned_cg_not_lu():
