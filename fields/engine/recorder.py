@@ -32,12 +32,6 @@ class Frames:
         """The frames so far, ``(frames, *shape)``: a view, not a copy."""
         return np.empty((0,)) if self.data is None else self.data[: self.n]
 
-    def __len__(self) -> int:
-        return self.n
-
-    def __iter__(self):
-        return iter(self.array())
-
 
 def stacked(frames) -> np.ndarray:
     """A stored field's frames as one array: a view of :class:`Frames`, a stack of a list."""
@@ -52,7 +46,9 @@ class Recorder:
     times: list[float] = field(default_factory=list)
     systemic: dict[str, list[float]] = field(default_factory=dict)
     site_series: dict[str, dict[str, list[float]]] = field(default_factory=dict)
-    site_fields: dict[str, dict[str, list[np.ndarray]]] = field(default_factory=dict)
+    #: per site and field: :class:`Frames` as recorded, lists of frames after a checkpoint or
+    #: from a batch
+    site_fields: dict[str, dict[str, Frames | list[np.ndarray]]] = field(default_factory=dict)
     lesion_density: dict[str, list[np.ndarray]] = field(default_factory=dict)
     capacity: int = 1
 

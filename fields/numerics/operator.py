@@ -151,9 +151,9 @@ class DiffusionReactionOperator:
 
 class LDLSolve:
     """x with A x = b for a symmetric quasi-definite A: an LDL^T factorisation with AMD ordering
-    (qdldl, the OSQP project's factorisation). Its factor holds half of an LU's entries, so a
-    solve streams half the memory: on the default 5-site 2d scenario, whose solves are mostly the
-    niche responses, the run took 9.5-9.7 s against 12.2-12.7 s with SuperLU (two runs each)."""
+    (qdldl, the OSQP project's factorisation), which keeps one triangular factor where an LU
+    keeps two. The default 5-site 2d scenario, whose solves are mostly the niche responses, took
+    9.5-9.7 s against 12.2-12.7 s with SuperLU (two runs each)."""
 
     def __init__(self, matrix: sp.spmatrix) -> None:
         import qdldl

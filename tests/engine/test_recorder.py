@@ -14,10 +14,10 @@ def test_frames_grow_past_their_capacity_and_keep_every_frame():
     for frame in written:
         frames.append(frame)
         frame[...] = -1.0  # the store holds a copy, not the caller's array
-    assert len(frames) == 5 and frames.array().shape == (5, 3, 4)
+    assert frames.n == 5 and frames.array().shape == (5, 3, 4)
     np.testing.assert_array_equal(frames.array()[:, 0, 0], np.arange(5.0))
-    assert [float(f[0, 0]) for f in frames] == [0.0, 1.0, 2.0, 3.0, 4.0]
-    np.testing.assert_array_equal(stacked(frames), stacked([f.copy() for f in frames]))
+    assert [float(f[0, 0]) for f in frames.array()] == [0.0, 1.0, 2.0, 3.0, 4.0]
+    np.testing.assert_array_equal(stacked(frames), stacked([f.copy() for f in frames.array()]))
     assert Frames(3).array().shape == (0,)
 
 

@@ -28,7 +28,11 @@ import xarray as xr
 from fields.core.version import __version__
 from fields.experiments.population.calibration_file import Calibration, Target, load_calibration
 from fields.experiments.population.cohort import cohort
-from fields.experiments.population.cohort_stats import effective_size, statistic
+from fields.experiments.population.cohort_stats import (
+    effective_size,
+    statistic,
+    weighted_quantile,
+)
 from fields.experiments.population.refine import Stages, combine, mixture_log_q, refined_proposals
 
 
@@ -112,7 +116,8 @@ def calibrate(
     if second > 0:
         proposals = refined_proposals(cal, particles, w)
         store = None if pool_store is None else Path(pool_store)
-        store = None if store is None else store.with_name(f"{store.stem}_refine.zarr")
+        if store is not None:
+            store = store.with_name(f"{store.stem}_refine.zarr")
         started = time.perf_counter()
         more = cohort(
             cal.pool_cohort(second, proposals, stage=2),
@@ -126,7 +131,7 @@ def calibrate(
             refine_seconds=round(time.perf_counter() - started, 3),
             refine_proposals="; ".join(f"{k}: {d.describe()}" for k, d in proposals.items()),
             first_estimate="; ".join(
-                f"{n} {_quantile(particles[:, j], w, 0.5):.4g}" for j, n in enumerate(names)
+                f"{n} {weighted_quantile(particles[:, j], w, 0.5):.4g}" for j, n in enumerate(names)
             ),
             first_abc_seconds=round(seconds, 3),
             pool_failed=attrs["pool_failed"] + int(np.sum(more["status"].values == 2)),
@@ -243,12 +248,6 @@ def _decode(cal: Calibration, i: int, value):
     return np.asarray(value, dtype=float)
 
 
-def _quantile(x: np.ndarray, w: np.ndarray, q: float) -> float:
-    order = np.argsort(x)
-    cdf = np.cumsum(w[order])
-    return float(np.interp(q, cdf / cdf[-1], x[order]))
-
-
 def _dataset(cal, model, names, particles, w, populations) -> xr.Dataset:
     targets = (*cal.targets, *cal.validation)
     predicted = np.array(
@@ -258,9 +257,9 @@ def _dataset(cal, model, names, particles, w, populations) -> xr.Dataset:
         ]
     )
     populations = populations[populations["t"] >= 0]
-    estimate = np.array([_quantile(particles[:, j], w, 0.5) for j in range(len(names))])
-    low = np.array([_quantile(particles[:, j], w, 0.05) for j in range(len(names))])
-    high = np.array([_quantile(particles[:, j], w, 0.95) for j in range(len(names))])
+    estimate = np.array([weighted_quantile(particles[:, j], w, 0.5) for j in range(len(names))])
+    low = np.array([weighted_quantile(particles[:, j], w, 0.05) for j in range(len(names))])
+    high = np.array([weighted_quantile(particles[:, j], w, 0.95) for j in range(len(names))])
     units = {k: str(u) for k, _v, u, _s in cal.cohort.base.leaves()}
     pool_sd = model.pool_error(dict(zip(names, estimate, strict=True)), targets)
     kind = ["target"] * len(cal.targets) + ["validation"] * len(cal.validation)
@@ -359,8 +358,11 @@ def report(ds: xr.Dataset) -> str:
         pred = ds["predicted"].values[:, k]
         ok = np.isfinite(pred)
         if ok.any():
-            med = _quantile(pred[ok], w[ok], 0.5)
-            lo, hi = _quantile(pred[ok], w[ok], 0.05), _quantile(pred[ok], w[ok], 0.95)
+            med = weighted_quantile(pred[ok], w[ok], 0.5)
+            lo, hi = (
+                weighted_quantile(pred[ok], w[ok], 0.05),
+                weighted_quantile(pred[ok], w[ok], 0.95),
+            )
             model = f"{med:.3g} ({lo:.3g} - {hi:.3g})"
         else:
             model = "n/a"

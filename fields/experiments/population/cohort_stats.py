@@ -92,6 +92,13 @@ def statistic(
     return float(np.interp(0.5, incidence / total, months))
 
 
+def weighted_quantile(x: np.ndarray, w: np.ndarray, q: float) -> float:
+    """The q-quantile of values ``x`` with weights ``w`` (linear in the weighted CDF)."""
+    order = np.argsort(x)
+    cdf = np.cumsum(w[order])
+    return float(np.interp(q, cdf / cdf[-1], x[order]))
+
+
 def effective_size(weights: np.ndarray) -> float:
     """Kish's effective sample size of importance weights."""
     w = np.asarray(weights, dtype=float)

@@ -268,18 +268,14 @@ def test_the_shipped_calibration_file_loads():
     assert len(cal.targets) >= 3 and len(cal.validation) >= 2
 
 
-def test_reweighting_a_times_key_weighs_its_drawn_factor():
-    """A key drawn as a factor of another (``times``): the pool's weights are the factor's
-    density ratio, whatever the base key's values."""
+def _calibration(cohort, proposal, *fields):
+    """A calibration built in code: ``proposal`` for the metastasis TVDT ratio, which is also the
+    prior of each of ``fields`` (its numbers)."""
     from fields.experiments.population.calibration_file import Calibration, Prior
-    from fields.experiments.population.cohort_file import cohort_from_dict
-    from tests.experiments.population.cohorts import ratio_cohort
 
-    spec = cohort_from_dict(ratio_cohort(0.4, 0.3))
-    proposal = Distribution("loguniform", {"low": 0.1, "high": 2.0}, "test")
-    cal = Calibration(
+    return Calibration(
         name="x",
-        cohort=spec,
+        cohort=cohort,
         pool=10,
         seed=0,
         population_size=10,
@@ -287,11 +283,22 @@ def test_reweighting_a_times_key_weighs_its_drawn_factor():
         minimum_epsilon=1.0,
         min_effective_size=1.0,
         proposals={"lesions.tvdt_days": proposal},
-        priors=(Prior("lesions.tvdt_days", "median", proposal),),
+        priors=tuple(Prior("lesions.tvdt_days", f, proposal) for f in fields),
         targets=(),
         validation=(),
         text="",
     )
+
+
+def test_reweighting_a_times_key_weighs_its_drawn_factor():
+    """A key drawn as a factor of another (``times``): the pool's weights are the factor's
+    density ratio, whatever the base key's values."""
+    from fields.experiments.population.cohort_file import cohort_from_dict
+    from tests.experiments.population.cohorts import ratio_cohort
+
+    spec = cohort_from_dict(ratio_cohort(0.4, 0.3))
+    proposal = Distribution("loguniform", {"low": 0.1, "high": 2.0}, "test")
+    cal = _calibration(spec, proposal, "median")
     pool_spec = cal.pool_cohort(patients=500)
     values = pool_spec.sample(np.arange(500))
     pool = xr.Dataset({k: ("patient", v) for k, v in values.items()})
@@ -315,31 +322,13 @@ def test_a_refined_calibration_recovers_the_synthetic_targets_on_both_pools(synt
 
 
 def test_refined_proposals_centre_on_the_posterior_and_widen_its_spread():
-    from fields.experiments.population.calibration_file import Calibration, Prior
     from fields.experiments.population.cohort_file import cohort_from_dict
     from fields.experiments.population.refine import WIDEN, refined_proposals
     from tests.experiments.population.cohorts import ratio_cohort
 
     spec = cohort_from_dict(ratio_cohort(0.4, 0.3))
     flat = Distribution("uniform", {"low": 0.1, "high": 2.0}, "test")
-    cal = Calibration(
-        name="x",
-        cohort=spec,
-        pool=10,
-        seed=0,
-        population_size=10,
-        generations=1,
-        minimum_epsilon=1.0,
-        min_effective_size=1.0,
-        proposals={"lesions.tvdt_days": flat},
-        priors=(
-            Prior("lesions.tvdt_days", "median", flat),
-            Prior("lesions.tvdt_days", "sigma", flat),
-        ),
-        targets=(),
-        validation=(),
-        text="",
-    )
+    cal = _calibration(spec, flat, "median", "sigma")
     rng = np.random.default_rng(4)
     medians, sigmas = np.exp(rng.normal(math.log(0.5), 0.1, 4000)), rng.uniform(0.2, 0.4, 4000)
     refined = refined_proposals(cal, np.column_stack([medians, sigmas]), np.ones(4000))
