@@ -26,55 +26,14 @@ import numpy as np
 import xarray as xr
 
 from fields.core.version import __version__
-from fields.experiments.population.calibration_file import Calibration, Target, load_calibration
+from fields.experiments.population.calibration_file import Calibration, load_calibration
 from fields.experiments.population.cohort import cohort
 from fields.experiments.population.cohort_stats import (
-    effective_size,
     statistic,
     weighted_quantile,
 )
-from fields.experiments.population.refine import Stages, combine, mixture_log_q, refined_proposals
-
-
-class Reweighted:
-    """The pool seen as the population of a given theta (dict prior name -> value)."""
-
-    def __init__(self, cal: Calibration, pool: xr.Dataset, stages: Stages | None = None) -> None:
-        """``stages``: (proposals, patients) of each pool the Dataset joins, in order
-        (default: one pool drawn from the file's proposals)."""
-        self.cal, self.pool = cal, pool
-        drawn = cal.cohort.factors({k: pool[k].values for k in cal.cohort.samples})
-        self.values = {k: drawn[k] for k in cal.proposals}  # the drawn factors of `times` keys
-        stages = stages or [(cal.proposals, pool.sizes["patient"])]
-        self.log_q = mixture_log_q(self.values, stages)
-
-    def weights(self, theta: dict[str, float]) -> np.ndarray:
-        changes = self.cal.changes(theta)
-        log_p = 0.0
-        for key, x in self.values.items():
-            dist = self.cal.cohort.samples[key].with_params(**changes.get(key, {}))
-            log_p = log_p + dist.logpdf(x)
-        log_w = log_p - self.log_q
-        log_w = np.where(np.isfinite(log_w), log_w, -np.inf)
-        if not np.isfinite(log_w).any():
-            return np.zeros_like(log_w)
-        return np.exp(log_w - log_w.max())
-
-    def pool_error(
-        self, theta: dict[str, float], targets: tuple[Target, ...], resamples: int = 50
-    ) -> np.ndarray:
-        """Monte Carlo sd of each statistic at ``theta`` from the pool's finite size (bootstrap
-        over pool patients, seeded): the part of a prediction the posterior does not show."""
-        return bootstrap_sd(self.pool, targets, self.weights(theta), self.cal.seed, resamples)
-
-    def statistics(self, theta: dict[str, float], targets: tuple[Target, ...]) -> dict[str, float]:
-        w = self.weights(theta)
-        if effective_size(w) < self.cal.min_effective_size:
-            return {t.name: math.nan for t in targets}
-        return {
-            t.name: statistic(self.pool, t.statistic, t.stages, w, t.years, t.stage_mix)
-            for t in targets
-        }
+from fields.experiments.population.refine import combine, refined_proposals
+from fields.experiments.population.reweighting import Reweighted, bootstrap_sd
 
 
 def calibrate(
@@ -163,26 +122,6 @@ def _fit(cal: Calibration, model: Reweighted, population: int, generations: int)
     return particles, w / np.sum(w), populations, seconds
 
 
-def bootstrap_sd(
-    ds: xr.Dataset,
-    targets: tuple[Target, ...],
-    weights: np.ndarray | None,
-    seed: int,
-    resamples: int = 50,
-) -> np.ndarray:
-    """Sd of each target's statistic over bootstrap resamples of the patients (seeded)."""
-    rng = np.random.default_rng(seed)
-    n = ds.sizes["patient"]
-    values = []
-    for _ in range(resamples):
-        pick = rng.integers(0, n, n)
-        part, w = ds.isel(patient=pick), None if weights is None else weights[pick]
-        values.append(
-            [statistic(part, t.statistic, t.stages, w, t.years, t.stage_mix) for t in targets]
-        )
-    return np.nanstd(np.asarray(values, dtype=float), axis=0)
-
-
 def _add_check(ds: xr.Dataset, cal: Calibration, direct: xr.Dataset, seconds: float) -> None:
     """The targets on a direct cohort at the estimate, with a bootstrap sd over its patients:
     what the reweighted pool predicts, checked without reweighting."""
@@ -261,7 +200,9 @@ def _dataset(cal, model, names, particles, w, populations) -> xr.Dataset:
     low = np.array([weighted_quantile(particles[:, j], w, 0.05) for j in range(len(names))])
     high = np.array([weighted_quantile(particles[:, j], w, 0.95) for j in range(len(names))])
     units = {k: str(u) for k, _v, u, _s in cal.cohort.base.leaves()}
-    pool_sd = model.pool_error(dict(zip(names, estimate, strict=True)), targets)
+    at_estimate = dict(zip(names, estimate, strict=True))
+    pool_sd = model.pool_error(at_estimate, targets)
+    on_pool = np.array(list(model.statistics(at_estimate, targets).values()), dtype=float)
     kind = ["target"] * len(cal.targets) + ["validation"] * len(cal.validation)
     ds = xr.Dataset(
         {
@@ -298,6 +239,11 @@ def _dataset(cal, model, names, particles, w, populations) -> xr.Dataset:
                 ("particle", "target"),
                 predicted,
                 {"long_name": "posterior-predictive statistic of each particle"},
+            ),
+            "on_pool": (
+                ("target",),
+                on_pool,
+                {"long_name": "the pool's statistic at the estimate (what the direct check tests)"},
             ),
             "pool_sd": (
                 ("target",),
@@ -350,7 +296,8 @@ def report(ds: xr.Dataset) -> str:
     direct = f" direct cohort ({ds.attrs.get('check_patients')} patients) |" if check else ""
     lines += [
         "",
-        f"| target | kind | published | model (median, 90 % interval) | pool sd |{direct} source |",
+        "| target | kind | published | model (median, 90 % interval) | pool at the estimate "
+        f"± pool sd |{direct} source |",
         "|---|---|---:|---|---:|" + ("---:|" if check else "") + "---|",
     ]
     w = ds["weight"].values
@@ -368,16 +315,19 @@ def report(ds: xr.Dataset) -> str:
             model = "n/a"
         lines.append(
             f"| {name} | {ds['target_kind'].values[k]} | {ds['target_value'].values[k]:.3g} "
-            f"± {ds['target_sd'].values[k]:.2g} | {model} | {ds['pool_sd'].values[k]:.2g} | "
+            f"± {ds['target_sd'].values[k]:.2g} | {model} | {_on_pool(ds, k)}"
+            f"{ds['pool_sd'].values[k]:.2g} | "
             + (f"{ds['check'].values[k]:.3g} ± {ds['check_sd'].values[k]:.2g} | " if check else "")
             + f"{ds['target_source'].values[k]} |"
         )
     eps = ", ".join(f"{e:.3g}" for e in ds["epsilon"].values)
     lines += [
         "",
-        "The 90 % intervals are conditional on the pool; 'pool sd' is the Monte Carlo error of "
-        "each statistic from the pool's finite size (bootstrap at the estimate), which a new "
-        "cohort adds."
+        "The 90 % intervals are conditional on the pool. 'pool at the estimate' is the "
+        "reweighted pool's statistic at the posterior medians (the model column is the median "
+        "over particles, which differs where a statistic is not linear in the parameters); "
+        "'pool sd' is its Monte Carlo error from the pool's finite size (bootstrap), which a "
+        "new cohort adds."
         + (
             " 'direct cohort' runs the cohort file at the estimate without reweighting (value "
             "± bootstrap sd over its patients), in "
@@ -397,3 +347,8 @@ def report(ds: xr.Dataset) -> str:
         + f"ABC-SMC in {ds.attrs.get('abc_seconds', '?')} s.",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _on_pool(ds: xr.Dataset, k: int) -> str:
+    """The pool's statistic at the estimate, and ' ± ' (files written before it had none)."""
+    return f"{ds['on_pool'].values[k]:.3g} ± " if "on_pool" in ds else ""

@@ -178,6 +178,16 @@ def load_calibration(path: str | Path) -> Calibration:
                 proposals[key].times,
                 "nothing: a proposal draws the factor the cohort file declares",
             )
+        own, declared = proposals[key].scaled_by, cohort.samples[key].scaled_by
+        if own is not None and (
+            declared is None or (own.key, own.reference) != (declared.key, declared.reference)
+        ):
+            raise bad(
+                f"proposal.{key!r}.scaled_by",
+                own.describe(),
+                "the cohort file's key and reference with the pool's own exponent"
+                + ("" if declared is None else f" ({declared.describe()})"),
+            )
     priors = []
     params = doc.get("parameter", {})
     for key, fields in _tables(params, "parameter", depth=1).items():
@@ -188,12 +198,15 @@ def load_calibration(path: str | Path) -> Calibration:
         if key not in proposals:
             raise bad(f"proposal.{key!r}", None, "a proposal for every calibrated key")
         kind = cohort.samples[key].kind
+        numbers = [f for f in FIELDS[kind] if f not in ("edges", "weights", "names")]
+        if cohort.samples[key].scaled_by is not None:
+            numbers.append("exponent")  # of its scaled_by
         for field, table in fields.items():
-            if field not in FIELDS[kind] or field in ("edges", "weights", "names"):
+            if field not in numbers:
                 raise bad(
                     f"parameter.{key!r}.{field}",
                     field,
-                    f"a number of its {kind} distribution: {', '.join(FIELDS[kind])}",
+                    f"a number of its {kind} distribution: {', '.join(numbers)}",
                 )
             prior = parse_distribution(f"{key}.{field}", table)
             if prior.kind not in ("uniform", "loguniform"):

@@ -21,6 +21,13 @@ The format::
     names = ["T1", "T2", "T3"]
     source = "..."
 
+    [sample."primary.tvdt_days"]      # the draw times (diameter / 15 mm) ** -0.2
+    distribution = "lognormal"
+    median = 150.0
+    sigma = 1.0
+    scaled_by = { key = "primary.resection_diameter_mm", reference = 15.0, exponent = -0.2 }
+    source = "..."
+
     [[target]]                        # optional: published numbers the cohort should reproduce
     name = "T1: median months to metastasis"      # (see fields.experiments.population.targets)
     statistic = "median_months_to_metastasis"
@@ -101,18 +108,26 @@ class Cohort:
             take = u[:, column : column + dist.uniforms]
             out[key] = dist.ppf(take.T if dist.uniforms > 1 else take[:, 0])
             column += dist.uniforms
+        for key, dist in self.samples.items():  # powers of keys that are drawn as they are
+            if dist.scaled_by is not None:
+                out[key] = out[key] * dist.scaled_by.factor(out[dist.scaled_by.key])
         for key, dist in self.samples.items():  # factors of other keys (never chained)
             if dist.times:
                 out[key] = out[key] * out[dist.times]
         return out
 
     def factors(self, values: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """The drawn numbers behind sampled ``values``: a ``times`` key's value over its base."""
-        return {
-            key: values[key] / values[dist.times] if dist.times else values[key]
-            for key, dist in self.samples.items()
-            if key in values
-        }
+        """The drawn numbers behind sampled ``values``: a ``times`` key's value over its base,
+        a ``scaled_by`` key's value over its power of the other key."""
+        out = {}
+        for key, dist in self.samples.items():
+            if key not in values:
+                continue
+            drawn = values[key] / values[dist.times] if dist.times else values[key]
+            if dist.scaled_by is not None:
+                drawn = drawn / dist.scaled_by.factor(values[dist.scaled_by.key])
+            out[key] = drawn
+        return out
 
     def t_stage(self, values: dict[str, np.ndarray]) -> np.ndarray | None:
         key = self.stage_key
@@ -132,9 +147,16 @@ class Cohort:
 
     def with_samples(self, samples: dict[str, Distribution]) -> Cohort:
         """The cohort with some distributions replaced; a replacement keeps the ``times`` of
-        the distribution it replaces (a proposal draws the same factor)."""
+        the distribution it replaces, and its ``scaled_by`` unless it has its own (a proposal
+        draws the same factor; an estimate may change the exponent)."""
         kept = {
-            key: replace(dist, times=self.samples[key].times) if key in self.samples else dist
+            key: replace(
+                dist,
+                times=self.samples[key].times,
+                scaled_by=dist.scaled_by or self.samples[key].scaled_by,
+            )
+            if key in self.samples
+            else dist
             for key, dist in samples.items()
         }
         return replace(self, samples={**self.samples, **kept})
@@ -152,7 +174,9 @@ class Cohort:
             "seed": self.seed,
             "follow_up_days": self.follow_up_days,
             "output_every_days": self.output_every_days,
-            "samples": {k: [d.kind, d.params, d.times] for k, d in self.samples.items()},
+            "samples": {
+                k: [d.kind, d.params, d.times, *_scaling_doc(d)] for k, d in self.samples.items()
+            },
             "version": __version__,
         }
         return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16]
@@ -246,7 +270,20 @@ def _checked(cohort: Cohort) -> Cohort:
             raise bad(f"sample.{key!r}", key, f"a number of the parameter tree ({exc})") from None
         if meta["kind"] is not float:
             raise bad(f"sample.{key!r}", key, "a real-valued parameter (not a choice or count)")
-        scales = _extremes(cohort.samples[dist.times]) if dist.times else [1.0]
+        if dist.scaled_by is not None:
+            other = cohort.samples.get(dist.scaled_by.key)
+            if other is None or dist.scaled_by.key == key or other.times or other.scaled_by:
+                raise bad(
+                    f"sample.{key!r}.scaled_by.key",
+                    dist.scaled_by.key,
+                    "another sampled key drawn as it is (no times or scaled_by): "
+                    + ", ".join(
+                        k
+                        for k, d in cohort.samples.items()
+                        if k != key and not d.times and d.scaled_by is None
+                    ),
+                )
+        scales = _scales(cohort, dist)
         for value in (x * scale for x in _extremes(dist) for scale in scales):
             try:
                 coerce_leaf(key, value, meta)
@@ -270,6 +307,25 @@ def _checked(cohort: Cohort) -> Cohort:
     if math.isinf(cohort.follow_up_days):
         raise bad("cohort.follow_up_days", cohort.follow_up_days, "a finite number of days")
     return cohort
+
+
+def _scaling_doc(dist: Distribution) -> list[Any]:
+    """The ``scaled_by`` part of the fingerprint (empty without one, so old cohorts keep theirs)."""
+    s = dist.scaled_by
+    return [] if s is None else [[s.key, s.reference, s.exponent]]
+
+
+def _scales(cohort: Cohort, dist: Distribution) -> list[float]:
+    """The extreme factors that multiply a distribution's draws (``scaled_by``, ``times``)."""
+    scales = [1.0]
+    if dist.scaled_by is not None:
+        power = dist.scaled_by.factor(np.array(_extremes(cohort.samples[dist.scaled_by.key])))
+        scales = [float(x) for x in power]
+    if dist.times:
+        base = cohort.samples[dist.times]
+        values = [x * f for x in _extremes(base) for f in _scales(cohort, base)]
+        scales = [s * v for s in scales for v in values]
+    return scales
 
 
 def _extremes(dist: Distribution) -> list[float]:

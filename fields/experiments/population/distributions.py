@@ -14,6 +14,10 @@ which calibration needs to reweight a simulated pool. Declared in TOML as a tabl
 (diameter at diagnosis by T stage). ``times = "other.key"`` makes the drawn number a factor of
 another sampled key of the same patient (a metastasis doubling time as a ratio of the primary's):
 the value is the draw times the other key's value, and densities are those of the factor.
+``scaled_by = {key = "other.key", reference = 20.0, exponent = -0.2}`` makes the draw's scale
+follow a power of another key: the value is the draw times ``(other / reference) ** exponent``,
+so the declared median holds where the other key equals ``reference`` (a primary's doubling time
+that shortens with its size at diagnosis). Densities are again those of the draw.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -43,6 +47,21 @@ def _bad(key: str, value: Any, allowed: str) -> FieldsInputError:
 
 
 @dataclass(frozen=True)
+class Scaling:
+    """The draw is multiplied by ``(value of key / reference) ** exponent``."""
+
+    key: str
+    reference: float
+    exponent: float
+
+    def factor(self, other: np.ndarray) -> np.ndarray:
+        return (np.asarray(other, dtype=float) / self.reference) ** self.exponent
+
+    def describe(self) -> str:
+        return f"({self.key} / {self.reference:g}) ** {self.exponent:g}"
+
+
+@dataclass(frozen=True)
 class Distribution:
     """One declared distribution; ``params`` are its numbers (see :data:`FIELDS`)."""
 
@@ -51,6 +70,8 @@ class Distribution:
     source: str = ""
     #: another sampled key whose value multiplies the draw ("": none)
     times: str = ""
+    #: a power of another sampled key that scales the draw (None: none)
+    scaled_by: Scaling | None = None
 
     # ------------------------------------------------------------------ sampling
     def ppf(self, u: np.ndarray) -> np.ndarray:
@@ -112,11 +133,19 @@ class Distribution:
         return np.asarray(self.params["names"], dtype=str)[stage]
 
     def with_params(self, **changes: float) -> Distribution:
-        return Distribution(self.kind, {**self.params, **changes}, self.source, self.times)
+        """The distribution with some numbers changed; ``exponent`` is that of ``scaled_by``."""
+        if "exponent" in changes:
+            if self.scaled_by is None:
+                raise _bad("exponent", changes["exponent"], "a number of a scaled_by distribution")
+            scaled = replace(self.scaled_by, exponent=float(changes.pop("exponent")))
+            return replace(self, params={**self.params, **changes}, scaled_by=scaled)
+        return replace(self, params={**self.params, **changes})
 
     def describe(self) -> str:
-        """Kind, numbers and factor, as the Dataset's long names show them."""
+        """Kind, numbers and factors, as the Dataset's long names show them."""
         text = f"{self.kind} {json.dumps(self.params)}"
+        if self.scaled_by is not None:
+            text = f"{text} times {self.scaled_by.describe()}"
         return f"{text} times {self.times}" if self.times else text
 
 
@@ -128,7 +157,7 @@ def parse_distribution(key: str, table: Any) -> Distribution:
     kind = table.get("distribution")
     if kind not in FIELDS:
         raise _bad(f"{where}.distribution", kind, f"one of {', '.join(FIELDS)}")
-    allowed = {*FIELDS[kind], "distribution", "source", "times"}
+    allowed = {*FIELDS[kind], "distribution", "source", "times", "scaled_by"}
     for name in table:
         if name not in allowed:
             raise _bad(
@@ -161,7 +190,24 @@ def parse_distribution(key: str, table: Any) -> Distribution:
         raise _bad(f"{where}.times", times, "the name of another sampled key")
     if times and kind == "stages":
         raise _bad(f"{where}.times", times, "a factor of a numeric distribution (not stages)")
-    return Distribution(kind, params, source, times)
+    scaled_by = _scaling(where, table["scaled_by"]) if "scaled_by" in table else None
+    if scaled_by is not None and kind == "stages":
+        raise _bad(f"{where}.scaled_by", table["scaled_by"], "a numeric distribution (not stages)")
+    return Distribution(kind, params, source, times, scaled_by)
+
+
+def _scaling(where: str, table: Any) -> Scaling:
+    allowed = "a table {key = 'other.key', reference = number > 0, exponent = number}"
+    if not isinstance(table, dict) or set(table) != {"key", "reference", "exponent"}:
+        raise _bad(f"{where}.scaled_by", table, allowed)
+    if not isinstance(table["key"], str) or not table["key"]:
+        raise _bad(f"{where}.scaled_by.key", table["key"], "the name of another sampled key")
+    reference = _number(f"{where}.scaled_by.reference", table["reference"])
+    if not reference > 0.0:
+        raise _bad(f"{where}.scaled_by.reference", reference, "a number > 0")
+    return Scaling(
+        table["key"], reference, _number(f"{where}.scaled_by.exponent", table["exponent"])
+    )
 
 
 def _number(key: str, value: Any) -> float:

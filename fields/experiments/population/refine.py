@@ -72,7 +72,10 @@ def refined_proposals(
             scale: WIDEN * math.hypot(spread, loc_sd),
         }
         out[key] = Distribution(
-            base.kind, params, "refined proposal: the population at the first posterior, widened"
+            base.kind,
+            params,
+            "refined proposal: the population at the first posterior, widened",
+            scaled_by=cal.proposals[key].scaled_by,  # drawn as the first pool draws
         )
     return out
 

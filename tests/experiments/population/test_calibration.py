@@ -14,12 +14,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fields.core.errors import FieldsInputError
-from fields.experiments.population.calibration import Reweighted, calibrate, report
+from fields.experiments.population.calibration import calibrate, report
 from fields.experiments.population.calibration_file import load_calibration
 from fields.experiments.population.cohort import cohort
 from fields.experiments.population.cohort_file import load_cohort
 from fields.experiments.population.cohort_stats import effective_size, statistic
-from fields.experiments.population.distributions import Distribution
+from fields.experiments.population.distributions import Distribution, Scaling
+from fields.experiments.population.reweighting import Reweighted
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 STUDIES = Path(__file__).resolve().parents[3] / "studies"
@@ -203,6 +204,10 @@ def test_the_cohort_at_an_estimate_holds_its_values():
     assert at.patients == 7 and at.seed == cal.cohort.seed
     founding = at.samples["dtc.founding_per_day"]
     assert founding.params["median"] == 3.0 * 4.0e-9 and founding.params["sigma"] == 1.0
+    tvdt = cal.cohort_at(theta | {"primary.tvdt_days.exponent": -0.3}, 7).samples[
+        "primary.tvdt_days"
+    ]
+    assert tvdt.scaled_by.exponent == -0.3 and tvdt.params == {"median": 150.0, "sigma": 1.0}
     ratio = at.samples["lesions.tvdt_days"]
     assert ratio.times == "primary.tvdt_days" and ratio.params["median"] == 1.0
     base = cal.cohort.with_samples(
@@ -248,6 +253,16 @@ BAD = [
     ("minimum_epsilon = 1.0", "minimum_epsilon = -0.1", "minimum_epsilon = -0.1"),
     ("pool = 300", "pool = 300\ncheck = -5", "calibration.check = -5"),
     ("pool = 300", "pool = 300\nrefine = -1", "calibration.refine = -1"),
+    (  # no scaled_by in the cohort: none in its proposal either
+        "low = 5e-8",
+        'low = 5e-8\nscaled_by = { key = "primary.tvdt_days", reference = 1.0, exponent = 1.0 }',
+        "proposal.'dtc.founding_per_day'.scaled_by",
+    ),
+    (  # no scaled_by in the cohort: no exponent to calibrate
+        '[parameter."dtc.founding_per_day".median]',
+        '[parameter."dtc.founding_per_day".exponent]',
+        "parameter.'dtc.founding_per_day'.exponent",
+    ),
 ]
 
 
@@ -384,3 +399,53 @@ def test_a_refined_pool_needs_lognormal_or_normal_keys(synthetic, tmp_path):
     (tmp_path / "fit.toml").write_text(fit)
     with pytest.raises(FieldsInputError, match=r"calibration\.refine = 100"):
         load_calibration(tmp_path / "fit.toml")
+
+
+def test_reweighting_to_another_exponent_gives_that_size_dependence():
+    """A calibrated ``scaled_by`` exponent: a pool drawn at its proposal's exponent (-0.2),
+    weighted to -0.6, holds doubling times that fall with size at diagnosis as (D / 20 mm) **
+    -0.6 around the declared log-normal (median 150 days, sigma 1.0), whatever the exponent of
+    the cohort file (0.1)."""
+    from dataclasses import replace
+
+    from fields.experiments.population.calibration_file import Prior
+    from fields.experiments.population.cohort_file import cohort_from_dict
+    from tests.experiments.population.cohorts import ratio_cohort
+
+    doc = ratio_cohort(0.4, 0.3)
+    doc["sample"]["primary.resection_diameter_mm"].update(low=5.0, high=100.0)
+    by_size = {"key": "primary.resection_diameter_mm", "reference": 20.0, "exponent": 0.1}
+    doc["sample"]["primary.tvdt_days"]["scaled_by"] = by_size
+    spec = cohort_from_dict(doc)
+    pool_scaling = Scaling("primary.resection_diameter_mm", 20.0, -0.2)
+    wide = Distribution("lognormal", {"median": 150.0, "sigma": 1.4}, "test", "", pool_scaling)
+    prior = Distribution("uniform", {"low": -1.0, "high": 0.5}, "test")
+    cal = replace(
+        _calibration(spec, wide),
+        proposals={"primary.tvdt_days": wide},
+        priors=(Prior("primary.tvdt_days", "exponent", prior),),
+    )
+    n = 40000
+    values = cal.pool_cohort(patients=n).sample(np.arange(n))
+    pool = xr.Dataset({k: ("patient", v) for k, v in values.items()})
+    w = Reweighted(cal, pool).weights({"primary.tvdt_days.exponent": -0.6})
+    x = np.log(values["primary.resection_diameter_mm"] / 20.0)
+    y = np.log(values["primary.tvdt_days"])
+    slope = np.cov(x, y, aweights=w)[0, 1] / np.cov(x, aweights=w)
+    assert slope == pytest.approx(-0.6, abs=0.05)
+    drawn = y + 0.6 * x  # log of the draw at exponent -0.6
+    mean = np.average(drawn, weights=w)
+    assert mean == pytest.approx(math.log(150.0), abs=0.03)
+    assert math.sqrt(np.average((drawn - mean) ** 2, weights=w)) == pytest.approx(1.0, abs=0.03)
+    # at the pool's own exponent the weights are the plain density ratio of the draws
+    w0 = Reweighted(cal, pool).weights({"primary.tvdt_days.exponent": -0.2})
+    factor = values["primary.tvdt_days"] * (values["primary.resection_diameter_mm"] / 20.0) ** 0.2
+    expected = np.exp(spec.samples["primary.tvdt_days"].logpdf(factor) - wide.logpdf(factor))
+    assert w0 / w0.max() == pytest.approx(expected / expected.max(), rel=1e-9)
+    # the pool draws at its proposal's exponent, not the file's
+    doc["sample"]["primary.tvdt_days"]["scaled_by"] = {**by_size, "exponent": 0.3}
+    other = cohort_from_dict(doc)
+    assert other.fingerprint() != spec.fingerprint()
+    assert replace(cal, cohort=other).pool_cohort(patients=n).fingerprint() == (
+        cal.pool_cohort(patients=n).fingerprint()
+    )

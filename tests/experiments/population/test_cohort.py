@@ -297,6 +297,56 @@ def test_a_times_distribution_scales_the_other_key_of_the_same_patient():
     assert wide.fingerprint() != spec.fingerprint()
 
 
+def _scaled(**scaling) -> dict:
+    spec = {"distribution": "lognormal", "median": 150.0, "sigma": 1.0, "source": "x"}
+    return {"sample": {"primary.tvdt_days": {**spec, "scaled_by": scaling}}}
+
+
+_BY_SIZE = {"key": "primary.resection_diameter_mm", "reference": 20.0}
+BAD += [
+    (_scaled(key="dtc.founding_per_day", reference=1.0, exponent=1.0), "scaled_by.key"),
+    (_scaled(key="primary.tvdt_days", reference=1.0, exponent=1.0), "scaled_by.key"),
+    (_scaled(**_BY_SIZE, exponent=float("nan")), "scaled_by.exponent"),
+    (_scaled(key="primary.resection_diameter_mm", reference=-20.0, exponent=-0.2), "reference"),
+    (_scaled(key="primary.resection_diameter_mm", exponent=-0.2), "scaled_by"),  # no reference
+    (_scaled(**_BY_SIZE, exponent=-0.2, power=2), "scaled_by"),  # unknown field
+]
+
+
+def test_a_scaled_by_distribution_follows_a_power_of_the_other_key():
+    """``scaled_by``: the primary's doubling time shortens with its size at diagnosis as
+    ``(diameter / 20 mm) ** exponent``; the drawn factor keeps the declared distribution, and a
+    ``times`` key multiplies the scaled value."""
+    doc = ratio_cohort(0.4, 0.2, patients=6000)
+    doc["sample"]["primary.tvdt_days"]["scaled_by"] = {**_BY_SIZE, "exponent": -0.5}
+    spec = cohort_from_dict(doc)
+    values = spec.sample(np.arange(6000))
+    size, tvdt = values["primary.resection_diameter_mm"], values["primary.tvdt_days"]
+    slope = np.polyfit(np.log(size / 20.0), np.log(tvdt), 1)[0]
+    assert slope == pytest.approx(-0.5, abs=0.15)  # log TVDT regressed on log size
+    drawn = spec.factors(values)
+    np.testing.assert_allclose(drawn["primary.tvdt_days"], tvdt * (size / 20.0) ** 0.5)
+    assert np.median(drawn["primary.tvdt_days"]) == pytest.approx(150.0, rel=0.05)
+    np.testing.assert_allclose(drawn["lesions.tvdt_days"], values["lesions.tvdt_days"] / tvdt)
+    # the same draws without the scaling: only the power of the size differs
+    plain = cohort_from_dict(ratio_cohort(0.4, 0.2, patients=6000)).sample(np.arange(6000))
+    np.testing.assert_allclose(plain["primary.tvdt_days"], drawn["primary.tvdt_days"])
+    assert (
+        spec.fingerprint() != cohort_from_dict(ratio_cohort(0.4, 0.2, patients=6000)).fingerprint()
+    )
+    assert (
+        "(primary.resection_diameter_mm / 20) ** -0.5"
+        in spec.samples["primary.tvdt_days"].describe()
+    )
+    # a replacement (a calibration's proposal) keeps the scaling
+    wide = spec.with_samples(
+        {"primary.tvdt_days": spec.samples["primary.tvdt_days"].with_params(sigma=0.5)}
+    )
+    assert (
+        wide.samples["primary.tvdt_days"].scaled_by == spec.samples["primary.tvdt_days"].scaled_by
+    )
+
+
 @pytest.mark.parametrize(("change", "message"), BAD)
 def test_bad_cohort_files_name_the_key_and_value(change, message):
     doc = {

@@ -1,0 +1,96 @@
+"""A calibration's pool seen as the population of a candidate theta (importance reweighting).
+
+Each pool patient is weighted by p_theta(x) / q(x), x the patient's drawn factors (a ``times``
+key's ratio to its base, a ``scaled_by`` key's draw before its power of the other key) and q the
+pools' proposal mixture (:mod:`.refine`); the targets' statistics are then the weighted
+Rao-Blackwell statistics of :mod:`.cohort_stats`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import xarray as xr
+
+from fields.experiments.population.calibration_file import Calibration, Target
+from fields.experiments.population.cohort_stats import effective_size, statistic
+from fields.experiments.population.refine import Stages, mixture_log_q
+
+
+class Reweighted:
+    """The pool seen as the population of a given theta (dict prior name -> value)."""
+
+    def __init__(self, cal: Calibration, pool: xr.Dataset, stages: Stages | None = None) -> None:
+        """``stages``: (proposals, patients) of each pool the Dataset joins, in order
+        (default: one pool drawn from the file's proposals)."""
+        self.cal, self.pool = cal, pool
+        # the pools draw every key as the first pool's cohort does (a refined proposal keeps
+        # the first proposal's scaled_by), so its factors are the drawn numbers of both
+        self.drawn_as = cal.pool_cohort(1).samples
+        drawn = cal.pool_cohort(1).factors({k: pool[k].values for k in cal.cohort.samples})
+        self.values = {k: drawn[k] for k in cal.proposals}  # the drawn factors of `times` keys
+        # log (other / reference) of scaled_by keys: an exponent other than the pool's moves
+        # their factor
+        self.log_scale = {
+            k: np.log(pool[s.key].values / s.reference)
+            for k in cal.proposals
+            if (s := cal.cohort.samples[k].scaled_by) is not None
+        }
+        stages = stages or [(cal.proposals, pool.sizes["patient"])]
+        self.log_q = mixture_log_q(self.values, stages)
+
+    def weights(self, theta: dict[str, float]) -> np.ndarray:
+        changes = self.cal.changes(theta)
+        log_p = 0.0
+        for key, x in self.values.items():
+            dist = self.cal.cohort.samples[key].with_params(**changes.get(key, {}))
+            pool = self.drawn_as[key].scaled_by
+            if dist.scaled_by is not None and dist.scaled_by != pool:
+                # the value x * s_pool drawn as x' * s_theta: p(x') / s_theta per unit value,
+                # against q(x) / s_pool
+                shift = (pool.exponent - dist.scaled_by.exponent) * self.log_scale[key]
+                log_p = log_p + dist.logpdf(x * np.exp(shift)) + shift
+            else:
+                log_p = log_p + dist.logpdf(x)
+        log_w = log_p - self.log_q
+        log_w = np.where(np.isfinite(log_w), log_w, -np.inf)
+        if not np.isfinite(log_w).any():
+            return np.zeros_like(log_w)
+        return np.exp(log_w - log_w.max())
+
+    def pool_error(
+        self, theta: dict[str, float], targets: tuple[Target, ...], resamples: int = 50
+    ) -> np.ndarray:
+        """Monte Carlo sd of each statistic at ``theta`` from the pool's finite size (bootstrap
+        over pool patients, seeded): the part of a prediction the posterior does not show."""
+        return bootstrap_sd(self.pool, targets, self.weights(theta), self.cal.seed, resamples)
+
+    def statistics(self, theta: dict[str, float], targets: tuple[Target, ...]) -> dict[str, float]:
+        w = self.weights(theta)
+        if effective_size(w) < self.cal.min_effective_size:
+            return {t.name: math.nan for t in targets}
+        return {
+            t.name: statistic(self.pool, t.statistic, t.stages, w, t.years, t.stage_mix)
+            for t in targets
+        }
+
+
+def bootstrap_sd(
+    ds: xr.Dataset,
+    targets: tuple[Target, ...],
+    weights: np.ndarray | None,
+    seed: int,
+    resamples: int = 50,
+) -> np.ndarray:
+    """Sd of each target's statistic over bootstrap resamples of the patients (seeded)."""
+    rng = np.random.default_rng(seed)
+    n = ds.sizes["patient"]
+    values = []
+    for _ in range(resamples):
+        pick = rng.integers(0, n, n)
+        part, w = ds.isel(patient=pick), None if weights is None else weights[pick]
+        values.append(
+            [statistic(part, t.statistic, t.stages, w, t.years, t.stage_mix) for t in targets]
+        )
+    return np.nanstd(np.asarray(values, dtype=float), axis=0)
