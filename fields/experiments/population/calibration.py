@@ -28,10 +28,7 @@ import xarray as xr
 from fields.core.version import __version__
 from fields.experiments.population.calibration_file import Calibration, load_calibration
 from fields.experiments.population.cohort import cohort
-from fields.experiments.population.cohort_stats import (
-    statistic,
-    weighted_quantile,
-)
+from fields.experiments.population.cohort_stats import statistic, weighted_quantile
 from fields.experiments.population.refine import combine, refined_proposals
 from fields.experiments.population.reweighting import Reweighted, bootstrap_sd
 

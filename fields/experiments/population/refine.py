@@ -22,7 +22,8 @@ from fields.experiments.population.cohort_stats import weighted_quantile
 from fields.experiments.population.distributions import Distribution
 
 #: the refined proposal's spread over the posterior predictive's, so its tails cover the
-#: posterior's (on lead_time, 56 % of the refined pool's patients stay effective at the estimate)
+#: posterior's (on the sixth session's lead_time fit, 56 % of the refined pool's patients stayed
+#: effective at the estimate)
 WIDEN = 1.5
 #: the location and spread numbers of the distributions a refinement can centre
 SHAPES = {"lognormal": ("median", "sigma"), "normal": ("mean", "sd")}

@@ -27,7 +27,7 @@ class Reweighted:
         self.cal, self.pool = cal, pool
         # the pools draw every key as the first pool's cohort does (a refined proposal keeps
         # the first proposal's scaled_by), so its factors are the drawn numbers of both
-        drawn_as = cal.pool_cohort(1)
+        drawn_as = cal.cohort.with_samples(cal.proposals)
         self.drawn_as = drawn_as.samples
         drawn = drawn_as.factors({k: pool[k].values for k in cal.cohort.samples})
         self.values = {k: drawn[k] for k in cal.proposals}  # the drawn factors of `times` keys
