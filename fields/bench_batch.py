@@ -1,4 +1,5 @@
-"""The batched-engine rows of ``fields bench``: a Krogh sweep as batches vs the per-run path.
+"""The batched-engine rows of ``fields bench``: sweeps as batches vs the per-run path (Krogh
+and 2d).
 
 Each row runs in its own spawned process. The batched figure is the wall time of
 :func:`fields.sweep` on a LocalCluster of ``workers`` processes (cluster start included). The
@@ -20,7 +21,8 @@ import numpy as np
 
 @dataclass(frozen=True)
 class BatchCase:
-    """One row: ``runs`` Krogh runs of ``days`` over ``sites``."""
+    """One row: ``runs`` runs of ``days`` over ``sites`` on ``geometry``; the memory per run
+    is measured on a batch of at most ``memory_runs``."""
 
     label: str
     runs: int
@@ -29,6 +31,8 @@ class BatchCase:
     workers: int
     per_run_sample: int
     target: str
+    geometry: str = "krogh"
+    memory_runs: int = 64
 
 
 CASES = (
@@ -41,8 +45,22 @@ CASES = (
         12,
         "<= 30 s and >= 6x the per-run path",
     ),
+    BatchCase(
+        "64-run 2d sweep (lung, 730 d)",
+        64,
+        ("lung",),
+        730.0,
+        2,
+        4,
+        "- (batches of 16)",
+        geometry="2d",
+        memory_runs=8,
+    ),
 )
-QUICK_CASES = (BatchCase("16-run Krogh sweep (lung, 365 d)", 16, ("lung",), 365.0, 0, 2, "-"),)
+QUICK_CASES = (
+    BatchCase("16-run Krogh sweep (lung, 365 d)", 16, ("lung",), 365.0, 0, 2, "-"),
+    BatchCase("4-run 2d sweep (lung, 60 d)", 4, ("lung",), 60.0, 0, 2, "-", "2d", 4),
+)
 
 
 def _study(case: BatchCase):
@@ -57,7 +75,7 @@ def _study(case: BatchCase):
                 "name": "bench_batch",
                 "description": "batched-engine benchmark",
                 "sites": list(case.sites),
-                "geometry": "krogh",
+                "geometry": case.geometry,
                 "days": case.days,
                 "output_every_days": 30.0,
                 "seed": 0,
@@ -82,19 +100,20 @@ def _measure(case: BatchCase) -> dict[str, float]:
     design = study.design()[: case.runs]
     params = [study.parameters_for(u) for u in design]
     # warm-up: compile the kernels and build the patches outside the timed runs
-    run_batch(ParameterBatch.from_sets(params[:2]), sites=case.sites, days=30.0, geometry="krogh")
+    geometry = case.geometry
+    run_batch(ParameterBatch.from_sets(params[:2]), sites=case.sites, days=30.0, geometry=geometry)
     picks = np.linspace(0, len(params) - 1, case.per_run_sample).astype(int)
     t0 = time.perf_counter()
     for i in picks:
-        run(params[i], sites=case.sites, days=case.days, geometry="krogh", store_fields=False)
+        run(params[i], sites=case.sites, days=case.days, geometry=geometry, store_fields=False)
     per_run_s = (time.perf_counter() - t0) / len(picks)
     t0 = time.perf_counter()
     result = sweep(study, workers=case.workers, progress=False)
     batched_s = time.perf_counter() - t0
     failed = int((result["status"] != 1).sum())
-    sample = ParameterBatch.from_sets(params[: min(len(params), 64)])
+    sample = ParameterBatch.from_sets(params[: min(len(params), case.memory_runs)])
     tracemalloc.start()
-    run_batch(sample, sites=case.sites, days=case.days, geometry="krogh", keep="series")
+    run_batch(sample, sites=case.sites, days=case.days, geometry=geometry, keep="series")
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     return {
@@ -113,7 +132,7 @@ def run_batch_benchmark(
     if not cases:
         return []
     echo("")
-    echo("Batched engine: Krogh sweeps as batches (one Dask task per batch) vs the per-run path")
+    echo("Batched engine: sweeps as batches (one Dask task per batch) vs the per-run path")
     echo("")
     echo(
         "| case | runs | batched wall s | per-run path s (scaled) | speed-up | MiB per run | target |"

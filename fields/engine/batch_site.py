@@ -3,7 +3,10 @@
 The same sequence as :class:`~fields.engine.site.SiteModel` (factors, stroma, DTCs, lesions,
 motility), with every parameter an array of shape (runs, 1) from
 :meth:`~fields.parameters.batch.ParameterBatch.stacked` and the field solves batched
-(:class:`~fields.numerics.tridiagonal.BatchTridiagonal`, Krogh meshes).
+(:class:`~fields.numerics.tridiagonal.BatchTridiagonal` on Krogh meshes; on 2d and 3d grids
+:class:`~fields.numerics.batch_grid.BatchGridOperator`, each run's own solves on factorisations
+shared by the runs that have the same operator, and DTC motility for all runs in the cosine
+basis).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from fields.core.errors import FieldsInputError
 from fields.engine.batch_lesions import BatchLesions
 from fields.engine.contract import field_names
 from fields.engine.site_updates import SiteUpdates
@@ -19,6 +23,7 @@ from fields.model import dtc
 from fields.model.interventions import Modifiers
 from fields.model.oxygen import hypoxia
 from fields.numerics import kernels
+from fields.numerics.batch_grid import BatchCosineDiffusion, BatchGridOperator
 from fields.numerics.fipy_system import SystemProbe
 from fields.numerics.geometry import Patch
 from fields.numerics.oxygen import solve_oxygen_krogh_batch
@@ -43,20 +48,48 @@ class BatchSite(SiteUpdates):
         self.patches = list(patches)
         self.runs = len(self.patches)
         self.transient = p.transport.mode == "transient"
-        walled = [_probe(patch, True) for patch in self.patches]
-        plain = [_probe(patch, False) for patch in self.patches]
-        self.ops = {"oxygen": BatchTridiagonal(walled, p.oxygen.diffusivity_um2_per_s)}
-        for key, s in p.species.items():
-            self.ops[key] = BatchTridiagonal(plain, s.diffusivity_um2_per_s)
         self.moves = bool(np.any(p.dtc.motility_um2_per_day > 0.0))
-        if self.moves:
-            self.ops["dtc"] = BatchTridiagonal(plain, p.dtc.motility_um2_per_day)
+        self.grid = self.patches[0].kind != "krogh"
+        self.motility: BatchCosineDiffusion | None = None
+        if self.grid:
+            self._grid_operators(p)
+        else:
+            walled = [_probe(patch, True) for patch in self.patches]
+            plain = [_probe(patch, False) for patch in self.patches]
+            self.ops = {"oxygen": BatchTridiagonal(walled, p.oxygen.diffusivity_um2_per_s)}
+            for key, s in p.species.items():
+                self.ops[key] = BatchTridiagonal(plain, s.diffusivity_um2_per_s)
+            if self.moves:
+                self.ops["dtc"] = BatchTridiagonal(plain, p.dtc.motility_um2_per_day)
         self._geometry()
         self.set_parameters(p)
         n = self.patches[0].n_cells
         self.state = {key: np.zeros((self.runs, n)) for key in field_names(p.species)}
         self.modifiers = Modifiers()
         self.lesions = BatchLesions(name, p, self.runs)
+
+    def _grid_operators(self, p: Parameters) -> None:
+        """Each run's solves on a 2d or 3d grid, as :class:`~fields.engine.site.SiteModel`
+        makes them on the fast path (linear responses as the parameters say)."""
+        sizes = {patch.n_cells for patch in self.patches}
+        if len(sizes) > 1:
+            raise FieldsInputError(
+                f"sites.{self.name}: patches of {sorted(sizes)} cells in one batch are not "
+                "allowed: every run of a 2d or 3d batch needs the same grid (geometry.* equal)"
+            )
+        self.responses = p.transport.linear_responses
+        probes: dict = {}
+        self.ops = {
+            "oxygen": BatchGridOperator(self.patches, p.oxygen.diffusivity_um2_per_s, True, probes)
+        }
+        for key, s in p.species.items():
+            self.ops[key] = BatchGridOperator(self.patches, s.diffusivity_um2_per_s, False, probes)
+        if self.moves:
+            patch = self.patches[0]
+            spacing = float(np.diff(patch.coords[patch.dims[-1]][:2])[0])
+            self.motility = BatchCosineDiffusion(
+                patch.shape, spacing, p.dtc.motility_um2_per_day + np.zeros((self.runs, 1))
+            )
 
     def _geometry(self) -> None:
         def rows(values) -> np.ndarray:
@@ -85,6 +118,8 @@ class BatchSite(SiteUpdates):
         self.runs = int(keep.size)
         for op in self.ops.values():
             op.take(keep)
+        if self.motility is not None:
+            self.motility.take(keep)
         if self.weights.shape[0] > 1:
             self._geometry()
         self.set_parameters(p)
@@ -105,6 +140,18 @@ class BatchSite(SiteUpdates):
 
     def _solve_oxygen(self, rows: np.ndarray | None = None) -> None:
         previous = self.state["oxygen"]
+        if self.grid:
+            changed = np.ones(self.runs, dtype=bool) if rows is None else rows[:, 0]
+            self.state["oxygen"] = self.ops["oxygen"].oxygen(
+                self.patches,
+                self.p.oxygen,
+                self._po2(),
+                self.site.o2_uptake_mmhg_per_s,
+                previous,
+                changed,
+            )
+            self.state["hypoxia"] = hypoxia(self.state["oxygen"], self.p.oxygen)
+            return
         initial = np.where(previous.any(axis=1, keepdims=True), previous, self._po2())
         o2 = solve_oxygen_krogh_batch(
             self.ops["oxygen"],
@@ -158,7 +205,10 @@ class BatchSite(SiteUpdates):
         support = dtc.angiogenic_support(fac, self.species, self.site.vessel_cooption, s["niche"])
         self.lesions.step(dt, founded, np.sum(self.weights * support, axis=1, keepdims=True))
         if self.moves:
-            moved = self.ops["dtc"].solve(0.0, 0.0, dt=dt, previous=s["dtc_proliferating"])
+            if self.motility is not None:
+                moved = self.motility.step(s["dtc_proliferating"], dt)
+            else:
+                moved = self.ops["dtc"].solve(0.0, 0.0, dt=dt, previous=s["dtc_proliferating"])
             still = np.asarray(pd.motility_um2_per_day <= 0.0) | ~s["dtc_proliferating"].any(
                 axis=1, keepdims=True
             )

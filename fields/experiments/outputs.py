@@ -191,11 +191,10 @@ def run_one(study: Study, index: int, updates: dict[str, Any]) -> dict[str, Any]
 
 
 def run_chunk(study: Study, indices: list[int], designs: list[dict[str, Any]]) -> list[dict]:
-    """Several runs of a study on a worker, as one batch when they can share one (Krogh, only
-    numbers varied); otherwise, or for parameter errors, one by one. Never raises."""
+    """Several runs of a study on a worker, as one batch when they can share one (only
+    numbers varied; on 2d and 3d grids also one grid); otherwise, or for parameter errors, one
+    by one. Never raises."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    if study.geometry != "krogh":
-        return [run_one(study, i, u) for i, u in zip(indices, designs, strict=True)]
     try:  # even one run goes through the batch: results do not depend on the worker count
         params = [study.parameters_for(u) for u in designs]
         batch = ParameterBatch.from_sets(params)
@@ -204,6 +203,8 @@ def run_chunk(study: Study, indices: list[int], designs: list[dict[str, Any]]) -
     try:
         # no study output reads the lesion-size densities: keep the series only
         record = run_batch(batch, **_run_arguments(study), keep="series")
+    except FieldsInputError:  # e.g. runs on grids of different sizes: they go one by one
+        return [run_one(study, i, u) for i, u in zip(indices, designs, strict=True)]
     except Exception as exc:  # the whole batch failed: every run says why
         message = f"{type(exc).__name__}: {exc}"
         return [{"index": i, "ok": False, "error": message} for i in indices]

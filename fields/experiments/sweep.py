@@ -159,21 +159,22 @@ def sweep(
     return result
 
 
-#: most runs of a Krogh study in one batch (a Dask task); more cost memory, not speed
-BATCH_RUNS = 256
+#: most runs in one batch (a Dask task) by geometry; more cost memory, not speed (a 2d or 3d
+#: run keeps its fields and linear responses: about 2 and 30 MiB per site at the default grids)
+BATCH_RUNS = {"krogh": 256, "2d": 16, "3d": 4}
 
 
 def _chunks(
     study: Study, pending: list[int], workers: int | None, executor: Any
 ) -> list[list[int]]:
-    """The runs of each task: one per task, or for Krogh studies batches that give every
-    worker about two tasks (so a lost worker costs at most one batch)."""
-    if study.geometry != "krogh" or not pending:
-        return [[i] for i in pending]
+    """The runs of each task: batches (of at most :data:`BATCH_RUNS` for the geometry) that
+    give every worker about two tasks (so a lost worker costs at most one batch)."""
+    if not pending:
+        return []
     n_workers = 1
     if executor is not None:
         n_workers = max(len(executor.scheduler_info().get("workers", {})), 1)
-    size = max(1, min(BATCH_RUNS, -(-len(pending) // (2 * n_workers))))
+    size = max(1, min(BATCH_RUNS[study.geometry], -(-len(pending) // (2 * n_workers))))
     return [pending[k : k + size] for k in range(0, len(pending), size)]
 
 

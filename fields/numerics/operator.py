@@ -37,7 +37,10 @@ class DiffusionReactionOperator:
         cache_size: int = 6,
         probe: SystemProbe | None = None,
         linear: str = "auto",
+        share_with: DiffusionReactionOperator | None = None,
     ) -> None:
+        """``share_with``: an operator on the same mesh, wall and diffusivity whose
+        factorisations this one reuses (runs of a batch; each keeps its own responses)."""
         self.mesh = mesh
         self.solver = solver
         #: "lu" (SciPy sparse LU, exact), "cosine" (CG preconditioned in the cosine basis, for
@@ -49,10 +52,15 @@ class DiffusionReactionOperator:
         self.linear = linear
         self.diffusivity = float(diffusivity)
         self.n = int(mesh.numberOfCells)
-        self._cache: OrderedDict[tuple, object] = OrderedDict()
-        self._cache_size = cache_size
+        self._cache = _Factorisations(cache_size)
         self._responses: dict[str, tuple[tuple[int, int], np.ndarray]] = {}
         self._symmetric: dict[bool, bool] = {}  # by form (steady: True), for the direct solver
+        if share_with is not None:
+            if (share_with.mesh is not mesh) or share_with.diffusivity != self.diffusivity:
+                raise ValueError("share_with needs the same mesh and diffusivity")
+            self._cache = share_with._cache
+            self._cache.size += cache_size
+            self._symmetric = share_with._symmetric
         self.factorisations = 0
         self.response_solves = 0
         if solver == "fast":
@@ -100,10 +108,14 @@ class DiffusionReactionOperator:
             key = (sink_key, hash(np.asarray(values, dtype=float).tobytes()))
             kept = self._responses.get(tag)
             if kept is None or kept[0] != key:
-                b = self.probe.pieces("steady")["b_source"] * values
-                kept = (key, self._factor(sink_arr, None, sink_key).solve(b))
+                response = self._cache.responses.get((tag, key))
+                if response is None:  # no run sharing these factorisations has it either
+                    b = self.probe.pieces("steady")["b_source"] * values
+                    response = self._factor(sink_arr, None, sink_key).solve(b)
+                    self._cache.remember((tag, key), response)
+                    self.response_solves += 1
+                kept = (key, response)
                 self._responses[tag] = kept
-                self.response_solves += 1
             total += coefficient * kept[1]
         return total
 
@@ -130,7 +142,7 @@ class DiffusionReactionOperator:
             lu = direct_solver(matrix, symmetric)
         self.factorisations += 1
         self._cache[key] = lu
-        if len(self._cache) > self._cache_size:
+        if len(self._cache) > self._cache.size:
             self._cache.popitem(last=False)
         return lu
 
@@ -147,6 +159,25 @@ class DiffusionReactionOperator:
             system.var.updateOld()
             system.equations["transient"].solve(var=system.var, dt=dt, solver=self._fipy_solver)
         return np.array(system.var.value, dtype=float)
+
+
+class _Factorisations(OrderedDict):
+    """Reusable solves by (sink hash, dt), least recently used first; ``size`` kept at most.
+    ``responses``: the latest linear responses by (tag, key), which the runs of a batch that
+    share these factorisations also share (runs on one patch with the same vessels)."""
+
+    #: responses kept (a few per tag: runs of a batch visit them in turn every step)
+    kept_responses = 16
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+        self.responses: OrderedDict[tuple, np.ndarray] = OrderedDict()
+
+    def remember(self, key: tuple, response: np.ndarray) -> None:
+        self.responses[key] = response
+        if len(self.responses) > self.kept_responses:
+            self.responses.popitem(last=False)
 
 
 class LDLSolve:

@@ -1,0 +1,161 @@
+"""Field solves for a batch of runs on 2d and 3d grids (um, s, pg/mL or mmHg).
+
+Run r keeps its own :class:`~fields.numerics.operator.DiffusionReactionOperator`, so its linear
+responses and solves are the ones it would compute alone (bit for bit: the same factorisation of
+the same matrix). Runs on one patch with one diffusivity share their factorisations: an LDL^T
+factor (2d) or a cosine-preconditioned CG (3d) is built once for every run whose sink and step
+are the same, and each of them then costs a solve on it (a multi-right-hand-side solve on a
+shared factorisation). DTC motility steps all runs at once in the cosine basis.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from scipy import fft
+
+from fields.numerics.fipy_system import SystemProbe
+from fields.numerics.geometry import Patch
+from fields.numerics.operator import DiffusionReactionOperator
+from fields.numerics.oxygen import solve_oxygen
+from fields.numerics.spectral import laplacian_eigenvalues
+
+
+def row(value, r: int):
+    """Run r's value of a batch quantity: a scalar, or an array of shape (runs, ...) or
+    (1, ...) (shared by every run); a single number comes back as a float."""
+    arr = np.asarray(value)
+    if arr.ndim == 0:
+        return value
+    out = arr[0] if arr.shape[0] == 1 else arr[r]
+    return float(out.reshape(())) if out.size == 1 and out.ndim <= 1 else out
+
+
+class BatchGridOperator:
+    """Solves of one field for every run of a batch on 2d or 3d grids (``patches[r]``: run r's
+    patch, ``diffusivity``: a number or one per run, um^2/s or the caller's units)."""
+
+    def __init__(
+        self,
+        patches: Sequence[Patch],
+        diffusivity,
+        walls: bool,
+        probes: dict[tuple[int, bool], SystemProbe],
+    ) -> None:
+        values = np.broadcast_to(np.asarray(diffusivity, dtype=float).reshape(-1), (len(patches),))
+        first: dict[tuple[int, float], DiffusionReactionOperator] = {}
+        self.operators: list[DiffusionReactionOperator] = []
+        for patch, d in zip(patches, values, strict=True):
+            key = (id(patch.mesh), walls)
+            if key not in probes:
+                probes[key] = SystemProbe(patch.mesh, patch.wall_faces if walls else None)
+            shared = first.get((id(patch.mesh), float(d)))
+            op = DiffusionReactionOperator(
+                patch.mesh,
+                float(d),
+                patch.wall_faces if walls else None,
+                "fast",
+                probe=probes[key],
+                share_with=shared,
+            )
+            first.setdefault((id(patch.mesh), float(d)), op)
+            self.operators.append(op)
+
+    @property
+    def runs(self) -> int:
+        return len(self.operators)
+
+    @property
+    def n(self) -> int:
+        return self.operators[0].n
+
+    @property
+    def factorisations(self) -> int:
+        return sum(op.factorisations for op in self.operators)
+
+    def take(self, keep: np.ndarray) -> None:
+        """Keep only the runs ``keep`` (indices): runs that left the batch."""
+        self.operators = [self.operators[i] for i in keep]
+
+    def solve(
+        self,
+        sink,
+        source,
+        *,
+        wall_value=0.0,
+        dt: np.ndarray | None = None,
+        previous=0.0,
+    ) -> np.ndarray:
+        """u (runs, n); ``dt`` None means quasi-steady. Units follow the caller's D, k, s, dt."""
+        out = np.empty((self.runs, self.n))
+        for r, op in enumerate(self.operators):
+            out[r] = op.solve(
+                row(sink, r),
+                row(source, r),
+                wall_value=row(wall_value, r),
+                dt=None if dt is None else row(dt, r),
+                previous=row(previous, r),
+            )
+        return out
+
+    def superpose(self, sink, terms) -> np.ndarray:
+        """Each run's quasi-steady field as a sum of its kept linear responses
+        (:meth:`DiffusionReactionOperator.superpose`), (runs, n)."""
+        out = np.empty((self.runs, self.n))
+        for r, op in enumerate(self.operators):
+            mine = [(row(c, r), tag, row(values, r)) for c, tag, values in terms]
+            out[r] = op.superpose(row(sink, r), mine)
+        return out
+
+    def oxygen(self, patches, p, vessel_po2, uptake, initial, rows) -> np.ndarray:
+        """Steady oxygen (mmHg, (runs, n)) of the runs ``rows`` (a boolean per run), each by
+        :func:`~fields.numerics.oxygen.solve_oxygen` as alone; the others keep ``initial``."""
+        out = np.array(initial, dtype=float)
+        for r in np.nonzero(rows)[0]:
+            start = out[r] if out[r].any() else None
+            member = _OxygenRow(p, r)
+            out[r] = solve_oxygen(
+                self.operators[r],
+                patches[r],
+                member,  # type: ignore[arg-type]  # what solve_oxygen reads of the parameters
+                row(vessel_po2, r),
+                row(uptake, r),
+                initial=start,
+            ).oxygen
+        return out
+
+
+class _OxygenRow:
+    """Run r's oxygen parameters, as :func:`solve_oxygen` reads them."""
+
+    def __init__(self, p, r: int) -> None:
+        self.km_mmhg = row(p.km_mmhg, r)
+        self.vessel_exchange_per_s = row(p.vessel_exchange_per_s, r)
+
+
+class BatchCosineDiffusion:
+    """Backward-Euler diffusion steps of every run at once on a uniform grid of ``shape`` cells
+    of side ``spacing`` (um): :class:`~fields.numerics.spectral.CosineDiffusion` with a run
+    axis, each run with its own diffusivity (um^2/day) and step (days)."""
+
+    def __init__(self, shape: tuple[int, ...], spacing: float, diffusivity) -> None:
+        self.shape = tuple(int(n) for n in shape)
+        self.diffusivity = np.asarray(diffusivity, dtype=float).reshape(-1, 1)
+        self.eigenvalues = laplacian_eigenvalues(self.shape, [spacing**-2] * len(self.shape))
+
+    def take(self, keep: np.ndarray) -> None:
+        if self.diffusivity.shape[0] > 1:
+            self.diffusivity = self.diffusivity[keep]
+
+    def step(self, values: np.ndarray, dt: np.ndarray) -> np.ndarray:
+        """u (runs, n) after one step of dt ((runs, 1), days) from ``values`` (runs, n)."""
+        runs = values.shape[0]
+        axes = tuple(range(1, len(self.shape) + 1))
+        grid = np.reshape(values, (runs, *self.shape))
+        coefficients = fft.dctn(grid, type=2, norm="ortho", axes=axes)
+        scale = (np.asarray(dt, dtype=float).reshape(-1, 1) * self.diffusivity).reshape(
+            (-1,) + (1,) * len(self.shape)
+        )
+        coefficients /= 1.0 + scale * self.eigenvalues
+        return fft.idctn(coefficients, type=2, norm="ortho", axes=axes).reshape(runs, -1)
