@@ -87,7 +87,7 @@ def simulate_batch(
     store_fields: bool = True,
     progress: bool | None = False,
 ) -> list[xr.DataTree]:
-    """Run many parameter sets as one batch (Krogh geometry) and return one DataTree per run,
+    """Run many parameter sets as one batch (any geometry) and return one DataTree per run,
     each equal to :func:`simulate`'s to round-off. The sets may differ only in numbers.
 
     Raises
