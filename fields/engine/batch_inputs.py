@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from fields.core.errors import FieldsInputError
 from fields.model import primary
 from fields.numerics.geometry import Patch, make_patch
-from fields.parameters import Parameters
+from fields.parameters import Parameters, check_geometry
 from fields.parameters.batch import ParameterBatch
 from fields.parameters.settings import THERAPIES
 
@@ -58,6 +59,10 @@ def batch_patches(batch: ParameterBatch, names, geometry: str, seed: int) -> dic
         row: list[Patch | None] = [None] * batch.size
         for members in groups.values():
             p = batch.member(members[0]) if keys else batch.base
+            try:  # a varied grid size is checked per run, as a run alone checks its own
+                check_geometry(p, geometry)
+            except FieldsInputError as exc:
+                raise FieldsInputError(f"run {members[0]}: {exc}") from None
             key = (geometry, seed + 1000 * index, repr(p.sites[name]), repr(p.geometry))
             if key not in _PATCHES:
                 _PATCHES[key] = make_patch(geometry, p.sites[name], p.geometry, seed + 1000 * index)

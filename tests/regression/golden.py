@@ -12,6 +12,7 @@ import numpy as np
 import xarray as xr
 
 import fields
+from fields.parameters.batch import ParameterBatch
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 RTOL = 1e-6  # relative, per value
@@ -66,6 +67,15 @@ def run_scenario(name: str, params: fields.Parameters | None = None) -> xr.DataT
     spec = SCENARIOS[name]
     p = (params or fields.Parameters()).with_updates(spec["updates"])
     return fields.simulate(p, **spec["run"])
+
+
+def run_batch_scenario(name: str) -> xr.DataTree:
+    """The scenario as run 1 of a two-run batch (run 0: a faster-growing primary)."""
+    spec = SCENARIOS[name]
+    p = fields.Parameters().with_updates(spec["updates"])
+    other = p.with_updates({"primary.tvdt_days": 0.7 * p.primary.tvdt_days})
+    run = {"store_fields": True, **spec["run"]}
+    return fields.simulate_batch(ParameterBatch.from_sets([other, p]), **run)[1]
 
 
 def compare(actual: xr.DataTree, golden: xr.DataTree) -> list[str]:

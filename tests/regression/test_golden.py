@@ -6,7 +6,7 @@ import pytest
 import xarray as xr
 
 import fields
-from tests.regression.golden import DATA, SCENARIOS, compare, run_scenario
+from tests.regression.golden import DATA, SCENARIOS, compare, run_batch_scenario, run_scenario
 
 
 @pytest.fixture(scope="module")
@@ -22,6 +22,14 @@ def test_matches_golden(name):
         f"{name} moved from its golden file (regenerate with `make regen-golden` only if intended):\n"
         + "\n".join(problems)
     )
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_batched_runs_match_golden(name):
+    """The golden scenario as the second run of a batch (the batched engine, on its geometry)."""
+    golden = xr.open_datatree(DATA / f"{name}.nc")
+    problems = compare(run_batch_scenario(name), golden)
+    assert not problems, f"{name} as a batched run:\n" + "\n".join(problems)
 
 
 def test_one_percent_change_of_a_default_is_caught_readably(golden_krogh):
