@@ -1,4 +1,4 @@
-"""Parameter sweeps on Dask: a run (or a batch of Krogh runs) per task, a resumable zarr store,
+"""Parameter sweeps on Dask: a batch of runs per task (any geometry), a resumable zarr store,
 Sobol indices.
 
 ``sweep(study, store=..., client=None)`` runs every design point of a study with
