@@ -182,3 +182,20 @@ def test_memory_of_a_grid_batch_does_not_grow_with_simulated_time():
         peaks.append(tracemalloc.get_traced_memory()[1] - outputs)
         tracemalloc.stop()
     assert peaks[1] <= 1.10 * peaks[0], peaks
+
+
+def test_runs_with_their_own_horizons_leave_a_grid_batch():
+    """Runs that reach their horizon leave the batch (their solvers with them); the others go
+    on and equal runs alone."""
+    batch = ParameterBatch(_base(), _design(3, seed=5))
+    horizons = [600.0, 1200.0, 900.0]
+    args = {"sites": ["lung"], "geometry": "2d", "output_every_days": 60.0}
+    record = run_batch(batch, days=horizons, store_fields=True, **args)
+    for i, days in enumerate(horizons):
+        alone = fields.simulate(batch.member(i), days=days, **args)
+        n = alone.sizes["time"]
+        for key in ("tumour_cells", "expected_detectable_lesions"):
+            assert _close(alone[key].values, record.systemic[key][i, :n]) <= RTOL
+        vegf = record.fields["lung"]["vegf"][i, :n]
+        assert _close(alone["lung"]["vegf"].values.reshape(n, -1), vegf) <= RTOL
+        assert np.isnan(record.systemic["tumour_cells"][i, n:]).all()
