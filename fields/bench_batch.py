@@ -112,11 +112,21 @@ def _measure(case: BatchCase) -> dict[str, float]:
     batched_s = time.perf_counter() - t0
     failed = int((result["status"] != 1).sum())
     sample = ParameterBatch.from_sets(params[: min(len(params), case.memory_runs)])
+    limit: dict[str, float] = {}
+    if geometry == "2d":  # one run-step of one site against the compiled LOD step, same process
+        from fields.bench_lod import lod_step_ms
+
+        t0 = time.perf_counter()
+        rec = run_batch(sample, sites=case.sites, days=case.days, geometry=geometry, keep="series")
+        run_step_ms = 1e3 * (time.perf_counter() - t0) / (rec.steps.sum() * len(case.sites))
+        n = rec.patches[case.sites[0]][0].shape[0]
+        limit = {"run_step_ms": run_step_ms, "lod_ms": lod_step_ms(n, 4)["ms"]}
     tracemalloc.start()
     run_batch(sample, sites=case.sites, days=case.days, geometry=geometry, keep="series")
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     return {
+        **limit,
         "runs": len(study.design()),
         "batched_s": batched_s,
         "per_run_s": per_run_s * len(study.design()) / max(case.workers, 1),
@@ -147,4 +157,16 @@ def run_batch_benchmark(
             f"| {case.label} | {r['runs']} | {r['batched_s']:.1f} | {r['per_run_s']:.0f} | "
             f"{row['speedup']:.1f}x | {r['mib_per_run']:.2f} | {case.target} |"
         )
+    grids = [row for row in rows if "lod_ms" in row]
+    if grids:
+        echo("")
+        echo("Grid batches against the compiled limit (one in-process batch of the row's runs)")
+        echo("")
+        echo("| case | ms per run-step and site | LOD step ms (4 fields) | x LOD |")
+        echo("|---|---:|---:|---:|")
+        for row in grids:
+            echo(
+                f"| {row['case']} | {row['run_step_ms']:.2f} | {row['lod_ms']:.3f} | "
+                f"{row['run_step_ms'] / row['lod_ms']:.1f}x |"
+            )
     return rows
