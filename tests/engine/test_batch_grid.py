@@ -86,6 +86,13 @@ def test_every_output_matches_the_per_run_engine(geometry):
     assert _worst(ParameterBatch(_base(), _design(8)), geometry, sites, days) <= RTOL
 
 
+def test_transient_factors_match_the_per_run_engine():
+    """Backward-Euler factors (transport.mode = "transient"): each run's own step size."""
+    base = _base().with_updates({"transport.mode": "transient"})
+    batch = ParameterBatch(base, _design(2, seed=3))
+    assert _worst(batch, "2d", ["lung"], 365.0) <= RTOL
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("geometry", ["2d", "3d"])
 def test_64_random_sets_match_the_per_run_engine(geometry):
