@@ -31,16 +31,19 @@ _CROSS_CHECKED = (
 )
 
 
-def leaf_meta(p: Parameters, key: str) -> dict[str, Any]:
-    """The schema metadata (unit, bounds, kind) of a dotted leaf, or a clear error."""
+def leaf_meta(p: Parameters, key: str, given: Any = None) -> dict[str, Any]:
+    """The schema metadata (unit, bounds, kind) of a dotted leaf, or a clear error (naming
+    ``given``, the value asked for)."""
     p.get(key)  # raises the usual unknown-key error
     parts = key.split(".")
     obj: Any = p
     for part in parts[:-1]:
         obj = obj[part] if isinstance(obj, Mapping) else getattr(obj, part)
     if not dataclasses.is_dataclass(obj):
-        raise ParameterError(key, None, "a number of a parameter group, not a table entry")
+        raise ParameterError(key, given, "a number of a parameter group, not a table entry")
     meta = {f.name: dict(f.metadata) for f in dataclasses.fields(obj)}[parts[-1]]
+    if "kind" not in meta:  # a whole group ("species", "primary"), not one of its numbers
+        raise ParameterError(key, given, "a number of a parameter group, not a whole group")
     return meta
 
 
@@ -56,7 +59,7 @@ class ParameterBatch:
         columns: dict[str, np.ndarray] = {}
         size = None
         for key, values in (varied or {}).items():
-            meta = leaf_meta(base, key)
+            meta = leaf_meta(base, key, values)
             if meta["kind"] is not float:
                 raise ParameterError(key, values, "a real-valued parameter (only those vary)")
             column = np.asarray(values, dtype=object).ravel()

@@ -134,6 +134,8 @@ def test_bad_batches_are_one_clear_error():
         ParameterBatch(Parameters(), {"primary.tvdt_days": [float("nan")]})
     with pytest.raises(FieldsInputError, match="one value per run"):
         ParameterBatch(Parameters(), {"primary.tvdt_days": [80.0], "lesions.tvdt_days": [1, 2]})
+    with pytest.raises(ParameterError, match="not a whole group"):
+        ParameterBatch(Parameters(), {"species": [1.0]})
     with pytest.raises(ParameterError, match="real-valued"):
         ParameterBatch(Parameters(), {"geometry.krogh_cells": [20, 40]})
     exponential = Parameters().with_updates({"primary.growth_law": "exponential"})
