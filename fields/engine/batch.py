@@ -6,9 +6,9 @@ are then sized by its own local error estimate (:mod:`fields.engine.stepping`), 
 output days hit exactly. A loop iteration advances every unfinished run by its own step: the
 systemic ODEs and the voxel ODEs by exact updates broadcast over runs, the fields by batched
 tridiagonal solves (Krogh) or each run's solves on factorisations shared by the runs with the
-same operator (2d and 3d grids, :mod:`fields.numerics.batch_grid`). A run leaves the batch when it reaches the horizon or fails a
-numerical guard (its message is kept); the others go on. Results agree with the per-run engine to
-round-off (tests: 1e-8 relative).
+same operator (2d and 3d grids, :mod:`fields.numerics.batch_grid`). A run leaves the batch when
+it reaches the horizon or fails a numerical guard (its message is kept); the others go on.
+Results agree with the per-run engine to round-off (tests: 1e-8 relative).
 """
 
 from __future__ import annotations

@@ -68,5 +68,11 @@ def batch_patches(batch: ParameterBatch, names, geometry: str, seed: int) -> dic
                 _PATCHES[key] = make_patch(geometry, p.sites[name], p.geometry, seed + 1000 * index)
             for r in members:
                 row[r] = _PATCHES[key]
+        sizes = sorted({patch.n_cells for patch in row})  # type: ignore[union-attr]
+        if len(sizes) > 1:  # the state is one (runs, cells) array per field
+            raise FieldsInputError(
+                f"sites.{name}: patches of {sizes} cells in one batch are not allowed: every "
+                "run of a batch needs the same grid (geometry.* equal)"
+            )
         out[name] = row  # type: ignore[assignment]
     return out

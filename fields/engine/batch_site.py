@@ -15,7 +15,6 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from fields.core.errors import FieldsInputError
 from fields.engine.batch_lesions import BatchLesions
 from fields.engine.contract import field_names
 from fields.engine.site_updates import SiteUpdates
@@ -50,46 +49,30 @@ class BatchSite(SiteUpdates):
         self.transient = p.transport.mode == "transient"
         self.moves = bool(np.any(p.dtc.motility_um2_per_day > 0.0))
         self.grid = self.patches[0].kind != "krogh"
+        # each run's own solvers on 2d and 3d grids (as SiteModel's fast path), batched
+        # tridiagonal solves on Krogh meshes
+        solver = BatchGridOperator if self.grid else BatchTridiagonal
+        walled = [_probe(patch, True) for patch in self.patches]
+        plain = [_probe(patch, False) for patch in self.patches]
+        self.ops = {"oxygen": solver(walled, p.oxygen.diffusivity_um2_per_s)}
+        for key, s in p.species.items():
+            self.ops[key] = solver(plain, s.diffusivity_um2_per_s)
+        self.responses = self.grid and p.transport.linear_responses
         self.motility: BatchCosineDiffusion | None = None
-        if self.grid:
-            self._grid_operators(p)
-        else:
-            walled = [_probe(patch, True) for patch in self.patches]
-            plain = [_probe(patch, False) for patch in self.patches]
-            self.ops = {"oxygen": BatchTridiagonal(walled, p.oxygen.diffusivity_um2_per_s)}
-            for key, s in p.species.items():
-                self.ops[key] = BatchTridiagonal(plain, s.diffusivity_um2_per_s)
-            if self.moves:
-                self.ops["dtc"] = BatchTridiagonal(plain, p.dtc.motility_um2_per_day)
+        if self.moves and self.grid:  # any step in the cosine basis, as SiteModel
+            patch = self.patches[0]
+            spacing = float(np.diff(patch.coords[patch.dims[-1]][:2])[0])
+            self.motility = BatchCosineDiffusion(
+                patch.shape, spacing, p.dtc.motility_um2_per_day + np.zeros((self.runs, 1))
+            )
+        elif self.moves:
+            self.ops["dtc"] = BatchTridiagonal(plain, p.dtc.motility_um2_per_day)
         self._geometry()
         self.set_parameters(p)
         n = self.patches[0].n_cells
         self.state = {key: np.zeros((self.runs, n)) for key in field_names(p.species)}
         self.modifiers = Modifiers()
         self.lesions = BatchLesions(name, p, self.runs)
-
-    def _grid_operators(self, p: Parameters) -> None:
-        """Each run's solves on a 2d or 3d grid, as :class:`~fields.engine.site.SiteModel`
-        makes them on the fast path (linear responses as the parameters say)."""
-        sizes = {patch.n_cells for patch in self.patches}
-        if len(sizes) > 1:
-            raise FieldsInputError(
-                f"sites.{self.name}: patches of {sorted(sizes)} cells in one batch are not "
-                "allowed: every run of a 2d or 3d batch needs the same grid (geometry.* equal)"
-            )
-        self.responses = p.transport.linear_responses
-        probes: dict = {}
-        self.ops = {
-            "oxygen": BatchGridOperator(self.patches, p.oxygen.diffusivity_um2_per_s, True, probes)
-        }
-        for key, s in p.species.items():
-            self.ops[key] = BatchGridOperator(self.patches, s.diffusivity_um2_per_s, False, probes)
-        if self.moves:
-            patch = self.patches[0]
-            spacing = float(np.diff(patch.coords[patch.dims[-1]][:2])[0])
-            self.motility = BatchCosineDiffusion(
-                patch.shape, spacing, p.dtc.motility_um2_per_day + np.zeros((self.runs, 1))
-            )
 
     def _geometry(self) -> None:
         def rows(values) -> np.ndarray:

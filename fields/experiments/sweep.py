@@ -159,8 +159,8 @@ def sweep(
     return result
 
 
-#: most runs in one batch (a Dask task) by geometry; more cost memory, not speed (a 2d or 3d
-#: run keeps its fields and linear responses: about 2 and 30 MiB per site at the default grids)
+#: most runs in one batch (a Dask task) by geometry; more cost memory, not speed (a further 2d
+#: or 3d run took 1.5 and 11 MiB per site at the default grids, tracemalloc)
 BATCH_RUNS = {"krogh": 256, "2d": 16, "3d": 4}
 
 

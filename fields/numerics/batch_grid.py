@@ -16,7 +16,6 @@ import numpy as np
 from scipy import fft
 
 from fields.numerics.fipy_system import SystemProbe
-from fields.numerics.geometry import Patch
 from fields.numerics.operator import DiffusionReactionOperator
 from fields.numerics.oxygen import solve_oxygen
 from fields.numerics.spectral import laplacian_eigenvalues
@@ -33,33 +32,20 @@ def row(value, r: int):
 
 
 class BatchGridOperator:
-    """Solves of one field for every run of a batch on 2d or 3d grids (``patches[r]``: run r's
-    patch, ``diffusivity``: a number or one per run, um^2/s or the caller's units)."""
+    """Solves of one field for every run of a batch on 2d or 3d grids (``probes[r]``: run r's
+    mesh probe, as for :class:`~fields.numerics.tridiagonal.BatchTridiagonal`;
+    ``diffusivity``: a number or one per run, um^2/s or the caller's units)."""
 
-    def __init__(
-        self,
-        patches: Sequence[Patch],
-        diffusivity,
-        walls: bool,
-        probes: dict[tuple[int, bool], SystemProbe],
-    ) -> None:
-        values = np.broadcast_to(np.asarray(diffusivity, dtype=float).reshape(-1), (len(patches),))
+    def __init__(self, probes: Sequence[SystemProbe], diffusivity) -> None:
+        values = np.broadcast_to(np.asarray(diffusivity, dtype=float).reshape(-1), (len(probes),))
         first: dict[tuple[int, float], DiffusionReactionOperator] = {}
         self.operators: list[DiffusionReactionOperator] = []
-        for patch, d in zip(patches, values, strict=True):
-            key = (id(patch.mesh), walls)
-            if key not in probes:
-                probes[key] = SystemProbe(patch.mesh, patch.wall_faces if walls else None)
-            shared = first.get((id(patch.mesh), float(d)))
+        for probe, d in zip(probes, values, strict=True):
+            key = (id(probe), float(d))
             op = DiffusionReactionOperator(
-                patch.mesh,
-                float(d),
-                patch.wall_faces if walls else None,
-                "fast",
-                probe=probes[key],
-                share_with=shared,
+                probe.mesh, float(d), probe=probe, share_with=first.get(key)
             )
-            first.setdefault((id(patch.mesh), float(d)), op)
+            first.setdefault(key, op)
             self.operators.append(op)
 
     @property

@@ -10,6 +10,7 @@ from fields.core.errors import FieldsInputError, ParameterError
 from fields.engine.batch import run_batch
 from fields.parameters import Parameters
 from fields.parameters.batch import ParameterBatch
+from tests.engine.batch_checks import close
 
 SITES = ["lung", "liver", "kidney"]  # a permissive, a co-opting and a hostile (clearing) soil
 DAYS = 1460.0
@@ -47,19 +48,6 @@ def _design(n: int, seed: int = 20261130) -> dict[str, np.ndarray]:
     }
 
 
-def _close(a: np.ndarray, b: np.ndarray) -> float:
-    """max|a - b| / max|a| over a variable (norm-wise relative difference: a field that spans
-    ten decades differs by round-off relative to its own scale, not to its smallest values)."""
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    assert np.array_equal(np.isnan(a), np.isnan(b))
-    ok = ~np.isnan(a)
-    if not ok.any():
-        return 0.0
-    scale = float(np.max(np.abs(a[ok])))
-    diff = float(np.max(np.abs(a[ok] - b[ok])))
-    return diff / scale if scale > 0.0 else diff
-
-
 @pytest.fixture(scope="module")
 def batch_and_trees():
     batch = ParameterBatch(_base(), _design(64))
@@ -85,7 +73,7 @@ def test_every_output_matches_the_per_run_engine(batch_and_trees, block):
         for node in alone.subtree:
             other = together[node.path]
             for name, var in node.dataset.data_vars.items():
-                worst = max(worst, _close(var.values, other.dataset[name].values))
+                worst = max(worst, close(var.values, other.dataset[name].values))
     assert worst <= RTOL, worst
 
 
@@ -112,10 +100,10 @@ def test_numpy_kernels_match_the_compiled_ones(monkeypatch):
     monkeypatch.setenv("FIELDS_KERNELS", "numpy")
     plain = run_batch(batch, **args)
     for key, values in compiled.systemic.items():
-        assert _close(plain.systemic[key], values) <= 1e-10, key
+        assert close(plain.systemic[key], values) <= 1e-10, key
     for site in SITES:
         for key, values in compiled.site_series[site].items():
-            assert _close(plain.site_series[site][key], values) <= 1e-10, (site, key)
+            assert close(plain.site_series[site][key], values) <= 1e-10, (site, key)
 
 
 def test_steps_are_reported_and_runs_leave_the_batch():
@@ -194,7 +182,7 @@ def test_each_run_keeps_its_own_horizon():
         for node in alone.subtree:
             for name, var in node.dataset.data_vars.items():
                 if name in mine[node.path].dataset:
-                    assert _close(var.values, mine[node.path].dataset[name].values) <= RTOL
+                    assert close(var.values, mine[node.path].dataset[name].values) <= RTOL
         beyond = record.times > days
         assert np.isnan(record.systemic["tumour_cells"][i, beyond]).all()
     with pytest.raises(FieldsInputError, match=r"days \(run 0\) = 610.0"):
@@ -270,7 +258,7 @@ def test_merging_cohorts_compiled_matches_the_reference(monkeypatch):
     monkeypatch.setenv("FIELDS_KERNELS", "numpy")
     plain = run_batch(batch, **args)
     assert (
-        _close(
+        close(
             plain.site_series["lung"]["metastasis_cells"],
             record.site_series["lung"]["metastasis_cells"],
         )

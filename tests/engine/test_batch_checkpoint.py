@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 import pytest
 
@@ -11,6 +9,7 @@ from fields.core.errors import FieldsInputError
 from fields.engine.batch import run_batch
 from fields.parameters import Parameters
 from fields.parameters.batch import ParameterBatch
+from tests.engine.batch_checks import interrupt_after
 
 SITES = ["lung", "liver", "kidney"]
 
@@ -57,18 +56,10 @@ def _arrays(rec) -> dict[str, np.ndarray]:
 def test_interrupted_batch_resumes_bit_for_bit(tmp_path, monkeypatch):
     reference = run_batch(_batch(), **KWARGS)
     ck = tmp_path / "batch.ckpt"
-    module = sys.modules["fields.engine.batch"]
-    real = module.check_site_rows
-
-    def interrupt(name, site, t_new, ids, failed):
-        if float(t_new.min()) > 700.0:
-            raise KeyboardInterrupt
-        return real(name, site, t_new, ids, failed)
-
-    monkeypatch.setattr(module, "check_site_rows", interrupt)
+    interrupt_after(monkeypatch, 700.0)
     with pytest.raises(KeyboardInterrupt):
         run_batch(_batch(), checkpoint=ck, checkpoint_every_days=180.0, **KWARGS)
-    monkeypatch.setattr(module, "check_site_rows", real)
+    monkeypatch.undo()
     assert ck.is_file()
     resumed = run_batch(_batch(), checkpoint=ck, checkpoint_every_days=180.0, resume=True, **KWARGS)
     assert np.isfinite(reference.death_day).sum() >= 1  # a run left the batch at its death

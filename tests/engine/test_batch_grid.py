@@ -15,6 +15,7 @@ from fields.core.errors import FieldsInputError
 from fields.engine.batch import run_batch
 from fields.parameters import Parameters
 from fields.parameters.batch import ParameterBatch
+from tests.engine.batch_checks import close, interrupt_after
 
 RTOL = 1e-8
 #: per geometry: sites, horizon (days) of the quick check
@@ -54,18 +55,6 @@ def _design(n: int, seed: int = 20261130) -> dict[str, np.ndarray]:
     }
 
 
-def _close(a: np.ndarray, b: np.ndarray) -> float:
-    """max|a - b| / max|a| over a variable (NaN where and only where the other has NaN)."""
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    assert np.array_equal(np.isnan(a), np.isnan(b))
-    ok = ~np.isnan(a)
-    if not ok.any():
-        return 0.0
-    scale = float(np.max(np.abs(a[ok])))
-    diff = float(np.max(np.abs(a[ok] - b[ok])))
-    return diff / scale if scale > 0.0 else diff
-
-
 def _worst(batch: ParameterBatch, geometry: str, sites, days: float) -> float:
     args = {"sites": sites, "days": days, "geometry": geometry, "output_every_days": 60.0}
     together = fields.simulate_batch(batch, **args)
@@ -75,7 +64,7 @@ def _worst(batch: ParameterBatch, geometry: str, sites, days: float) -> float:
         for node in alone.subtree:
             other = together[i][node.path]
             for name, var in node.dataset.data_vars.items():
-                worst = max(worst, _close(var.values, other.dataset[name].values))
+                worst = max(worst, close(var.values, other.dataset[name].values))
     return worst
 
 
@@ -143,24 +132,14 @@ def test_a_batch_needs_one_grid():
 
 
 def test_an_interrupted_grid_batch_resumes_bit_for_bit(tmp_path, monkeypatch):
-    import sys
-
     batch = ParameterBatch(_base(), _design(3, seed=5))
     args = {"sites": ["lung"], "days": 1080.0, "geometry": "2d", "output_every_days": 60.0}
     reference = run_batch(batch, **args)
     ck = tmp_path / "grid.ckpt"
-    module = sys.modules["fields.engine.batch"]
-    real = module.check_site_rows
-
-    def interrupt(name, site, t_new, ids, failed):
-        if float(t_new.min()) > 500.0:
-            raise KeyboardInterrupt
-        return real(name, site, t_new, ids, failed)
-
-    monkeypatch.setattr(module, "check_site_rows", interrupt)
+    interrupt_after(monkeypatch, 500.0)
     with pytest.raises(KeyboardInterrupt):
         run_batch(batch, checkpoint=ck, checkpoint_every_days=180.0, **args)
-    monkeypatch.setattr(module, "check_site_rows", real)
+    monkeypatch.undo()
     resumed = run_batch(batch, checkpoint=ck, checkpoint_every_days=180.0, resume=True, **args)
     for key, values in reference.systemic.items():
         np.testing.assert_array_equal(resumed.systemic[key], values)
@@ -202,7 +181,7 @@ def test_runs_with_their_own_horizons_leave_a_grid_batch():
         alone = fields.simulate(batch.member(i), days=days, **args)
         n = alone.sizes["time"]
         for key in ("tumour_cells", "expected_detectable_lesions"):
-            assert _close(alone[key].values, record.systemic[key][i, :n]) <= RTOL
+            assert close(alone[key].values, record.systemic[key][i, :n]) <= RTOL
         vegf = record.fields["lung"]["vegf"][i, :n]
-        assert _close(alone["lung"]["vegf"].values.reshape(n, -1), vegf) <= RTOL
+        assert close(alone["lung"]["vegf"].values.reshape(n, -1), vegf) <= RTOL
         assert np.isnan(record.systemic["tumour_cells"][i, n:]).all()
