@@ -86,6 +86,7 @@ class BatchSite(SiteUpdates):
 
     def set_parameters(self, p: Parameters) -> None:
         self.p = p
+        self._walls: dict = {}  # sinks and wall exchange by species (SiteUpdates._wall)
         self.site = p.sites[self.name]
         self.species = p.species
         self.organ_mm3 = self.site.organ_volume_ml * 1000.0

@@ -92,6 +92,7 @@ class SiteModel(SiteUpdates):
         )
         self.state["oxygen"] = sol.oxygen
         self.state["hypoxia"] = hypoxia(sol.oxygen, self.p.oxygen)
+        self.state["hypoxia"].flags.writeable = False  # its responses are kept while it lasts
 
     def set_modifiers(self, modifiers: Modifiers) -> None:
         vessels_changed = (

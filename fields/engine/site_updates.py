@@ -31,7 +31,7 @@ class SiteUpdates:
         resident = self.site.resident_secretion_pg_per_ml_per_s
         responses = getattr(self, "responses", False)
         for name, s in self.species.items():
-            sink = factors.sink_per_s(self.area, s, perm)
+            sink, exchange = self._wall(name, s, perm)
             terms = factors.source_terms(
                 self.area,
                 s,
@@ -41,6 +41,7 @@ class SiteUpdates:
                 self.state["niche"],
                 resident.get(name, 0.0),
                 self.modifiers.active_fraction(s),
+                exchange,
             )
             if responses and not (self.transient and dt_days is not None):
                 self.state[name] = np.maximum(self.ops[name].superpose(sink, terms), 0.0)
@@ -53,6 +54,23 @@ class SiteUpdates:
             else:
                 value = self.ops[name].solve(sink, source)
             self.state[name] = np.maximum(value, 0.0)
+
+    def _wall(self, name: str, s, perm) -> tuple[np.ndarray, np.ndarray]:
+        """The sink k (1/s) and wall exchange a P_X p_site (1/s) of species ``name``, kept
+        read-only while the permeability is unchanged: the solvers then know them unchanged
+        without reading them (:meth:`DiffusionReactionOperator.superpose`)."""
+        kept = getattr(self, "_walls", None)
+        if kept is None:
+            kept = self._walls = {}
+        key = (name, np.asarray(perm, dtype=float).tobytes())
+        if key not in kept:
+            sink = np.array(factors.sink_per_s(self.area, s, perm), dtype=float)
+            exchange = np.array(self.area * s.permeability_um_per_s * perm, dtype=float)
+            sink.flags.writeable = exchange.flags.writeable = False
+            if len(kept) > 4 * len(self.species):  # interventions change perm rarely
+                kept.clear()
+            kept[key] = (sink, exchange)
+        return kept[key]
 
     def _update_stroma(self, plasma, lox_inhibition, dt) -> None:
         s, st, fac = self.state, self.p.stroma, self.factors

@@ -44,11 +44,14 @@ def source_terms(
     niche: np.ndarray,
     resident: float,
     active_fraction: float,
+    exchange: np.ndarray | None = None,
 ) -> list[tuple[float, str, np.ndarray | float]]:
     """The source as (coefficient, tag, field) terms: plasma times the wall exchange field, and
     the active secretion by hypoxia, niche and the uniform resident and basal rates (the
-    linear-response form of a quasi-steady field)."""
-    exchange = exchange_area_per_um * s.permeability_um_per_s * permeability_factor
+    linear-response form of a quasi-steady field). ``exchange``: the wall exchange a P_X p_site
+    (1/s) when the caller keeps it."""
+    if exchange is None:
+        exchange = exchange_area_per_um * s.permeability_um_per_s * permeability_factor
     m = active_fraction
     return [
         (plasma, "wall", exchange),

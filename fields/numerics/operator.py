@@ -54,6 +54,7 @@ class DiffusionReactionOperator:
         self.n = int(mesh.numberOfCells)
         self._cache = _Factorisations(cache_size)
         self._responses: dict[str, tuple[tuple[int, int], np.ndarray]] = {}
+        self._known: OrderedDict[int, tuple[np.ndarray, int]] = OrderedDict()
         self._symmetric: dict[bool, bool] = {}  # by form (steady: True), for the direct solver
         if share_with is not None:
             if (share_with.mesh is not mesh) or share_with.diffusivity != self.diffusivity:
@@ -83,7 +84,7 @@ class DiffusionReactionOperator:
         if self.solver == "fipy":
             return self._solve_fipy(sink, source, wall_value, dt, previous)
         sink_arr = np.broadcast_to(np.asarray(sink, dtype=float), (self.n,))
-        lu = self._factor(sink_arr, dt)
+        lu = self._factor(sink_arr, dt, self._content_key(sink))
         pieces = self.probe.pieces("steady" if dt is None else "transient")
         b = pieces["b_source"] * source
         if wall_value != 0.0:
@@ -99,13 +100,13 @@ class DiffusionReactionOperator:
         sum_i c_i (A^-1 B f_i). The response to a tagged field is kept while the sink and that
         field are unchanged, so an unchanged field costs an axpy instead of a solve; the same
         linear system, so the sum equals the full solve to round-off (fast path only)."""
+        sink_key = self._content_key(sink)
         sink_arr = np.broadcast_to(np.asarray(sink, dtype=float), (self.n,))
-        sink_key = hash(sink_arr.tobytes())
         total = np.zeros(self.n)
         for coefficient, tag, values in terms:
             if coefficient == 0.0:
                 continue
-            key = (sink_key, hash(np.asarray(values, dtype=float).tobytes()))
+            key = (sink_key, self._content_key(values))
             kept = self._responses.get(tag)
             if kept is None or kept[0] != key:
                 response = self._cache.responses.get((tag, key))
@@ -118,6 +119,23 @@ class DiffusionReactionOperator:
                 self._responses[tag] = kept
             total += coefficient * kept[1]
         return total
+
+    def _content_key(self, values: np.ndarray | float) -> int:
+        """A hash of the values. An array that owns its data and is read-only (the host's
+        cached sinks, wall exchange and hypoxia) cannot change, so its hash is kept with it
+        (the array is held, so its id is not reused) instead of hashing 80 kB every step."""
+        arr = np.asarray(values, dtype=float)
+        frozen = arr.base is None and not arr.flags.writeable
+        if frozen:
+            known = self._known.get(id(arr))
+            if known is not None and known[0] is arr:
+                return known[1]
+        key = hash(arr.tobytes())
+        if frozen:
+            self._known[id(arr)] = (arr, key)
+            if len(self._known) > 32:
+                self._known.popitem(last=False)
+        return key
 
     def _factor(self, sink: np.ndarray, dt: float | None, sink_key: int | None = None) -> object:
         key = (hash(sink.tobytes()) if sink_key is None else sink_key, dt)
