@@ -33,7 +33,7 @@ from fields.experiments.population.cohort_run import (
     run_chunk,
 )
 from fields.experiments.store import create_zarr, status_variables
-from fields.experiments.sweep import _executor
+from fields.experiments.sweep import _executor, broadcast
 
 #: patients per task and per zarr chunk (fixed: chunks do not depend on the worker count)
 CHUNK = 500
@@ -242,7 +242,7 @@ def cohort(
 def _distributed(client, spec: Cohort, chunks, target: _Store, bar) -> None:
     from dask.distributed import as_completed
 
-    scattered = client.scatter(spec, broadcast=True)
+    scattered = broadcast(client, spec)
     futures = {
         client.submit(
             run_chunk, scattered, a, b, key=f"fields-cohort-{spec.fingerprint()}-{a}", pure=False
