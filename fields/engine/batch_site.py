@@ -135,6 +135,7 @@ class BatchSite(SiteUpdates):
                 changed,
             )
             self.state["hypoxia"] = hypoxia(self.state["oxygen"], self.p.oxygen)
+            self.state["hypoxia"].flags.writeable = False  # responses kept while it lasts
             return
         initial = np.where(previous.any(axis=1, keepdims=True), previous, self._po2())
         o2 = solve_oxygen_krogh_batch(

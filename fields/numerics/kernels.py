@@ -216,7 +216,11 @@ def rows_out_of_bounds(fields, kinds, po2, base) -> np.ndarray:
     if backend() != "numba":
         return rows_out_of_bounds_numpy(fields, kinds, po2, base)
     shape = fields[0].shape
-    full = tuple(contiguous(f, shape) for f in fields)
+    # one array type for the tuple: read-only fields (a kept hypoxia) are copied
+    full = tuple(
+        contiguous(f, shape) if np.asarray(f).flags.writeable else np.array(f, dtype=float)
+        for f in fields
+    )
     return _rows_out_of_bounds_numba(
         full,
         np.asarray(kinds, dtype=np.int64),

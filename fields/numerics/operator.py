@@ -54,7 +54,7 @@ class DiffusionReactionOperator:
         self.n = int(mesh.numberOfCells)
         self._cache = _Factorisations(cache_size)
         self._responses: dict[str, tuple[tuple[int, int], np.ndarray]] = {}
-        self._known: OrderedDict[int, tuple[np.ndarray, int]] = OrderedDict()
+        self._known: OrderedDict[tuple, tuple[np.ndarray, int]] = OrderedDict()
         self._symmetric: dict[bool, bool] = {}  # by form (steady: True), for the direct solver
         if share_with is not None:
             if (share_with.mesh is not mesh) or share_with.diffusivity != self.diffusivity:
@@ -121,19 +121,24 @@ class DiffusionReactionOperator:
         return total
 
     def _content_key(self, values: np.ndarray | float) -> int:
-        """A hash of the values. An array that owns its data and is read-only (the host's
-        cached sinks, wall exchange and hypoxia) cannot change, so its hash is kept with it
-        (the array is held, so its id is not reused) instead of hashing 80 kB every step."""
+        """A hash of the values. Values in read-only memory that no array can write (the
+        host's kept sinks, wall exchange and hypoxia, or a run's row of them) cannot change, so
+        their hash is kept, by place, with the memory's owner (held, so no other array takes
+        its place) instead of hashing 80 kB every step."""
         arr = np.asarray(values, dtype=float)
-        frozen = arr.base is None and not arr.flags.writeable
-        if frozen:
-            known = self._known.get(id(arr))
-            if known is not None and known[0] is arr:
+        owner = arr
+        while isinstance(owner.base, np.ndarray):
+            owner = owner.base
+        place = None
+        if owner.base is None and not owner.flags.writeable and arr.ndim:
+            place = (id(owner), arr.__array_interface__["data"][0], arr.shape, arr.strides)
+            known = self._known.get(place)
+            if known is not None:
                 return known[1]
         key = hash(arr.tobytes())
-        if frozen:
-            self._known[id(arr)] = (arr, key)
-            if len(self._known) > 32:
+        if place is not None:
+            self._known[place] = (owner, key)
+            if len(self._known) > 64:
                 self._known.popitem(last=False)
         return key
 

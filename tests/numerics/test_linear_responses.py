@@ -65,3 +65,48 @@ def test_an_unchanged_field_costs_no_solve():
     steps = record.steps
     assert ops["slox"].response_solves <= 2 * 3  # three sinks: before, during, after therapy
     assert ops["vegf"].response_solves < 1.2 * steps  # the niche response, about once a step
+
+
+def _operator():
+    from fields.numerics.geometry import make_patch
+    from fields.numerics.operator import DiffusionReactionOperator
+
+    p = Parameters().with_updates({"geometry.domain_um": 200.0})
+    patch = make_patch("2d", p.sites["lung"], p.geometry, seed=0)
+    return DiffusionReactionOperator(patch.mesh, 100.0), patch.n_cells
+
+
+def test_kept_hashes_follow_the_values_not_the_array():
+    """A read-only field's hash is kept; a field changed in place, directly or through the
+    array a read-only view looks at, is solved again, and each answer is the full solve."""
+    op, n = _operator()
+    sink = np.full(n, 1e-3)
+    sink.flags.writeable = False
+    rng = np.random.default_rng(1)
+
+    def check(field) -> None:
+        got = op.superpose(sink, [(1.0, "niche", field)])
+        want = op.solve(sink, np.array(field))
+        assert np.allclose(got, want, rtol=1e-12, atol=0.0)
+
+    frozen = rng.uniform(0.0, 1.0, n)
+    frozen.flags.writeable = False
+    check(frozen)
+    solves = op.response_solves
+    check(frozen)  # the same read-only values: no new solve, no new hash
+    assert op.response_solves == solves
+    assert any(kept[0] is frozen for kept in op._known.values())
+
+    loose = rng.uniform(0.0, 1.0, n)
+    check(loose)
+    loose *= 2.0  # changed in place: a new solve
+    check(loose)
+    assert op.response_solves == solves + 2
+
+    view = loose[:]  # a read-only view of a writable array is not frozen
+    view.flags.writeable = False
+    check(view)  # the values just solved: kept
+    assert op.response_solves == solves + 2
+    loose += 1.0
+    check(view)
+    assert op.response_solves == solves + 3
