@@ -78,11 +78,18 @@ def angiogenic_support(
     return cooption + (1.0 - cooption) * union(signals(factors, species, "angiogenesis"), like)
 
 
-def _phi1(x: np.ndarray) -> np.ndarray:
-    """(e^x - 1)/x, accurate near 0."""
-    small = np.abs(x) < 1e-6
-    safe = np.where(small, 1.0, x)
-    return np.where(small, 1.0 + x / 2.0 + x * x / 6.0, np.expm1(safe) / safe)
+#: below this |x| the series of (e^x - 1)/x is used; beyond it the quotient, whose relative error
+#: is at most ~1e-16 / |x| < 2e-13 (no expm1: half the time of the closed forms)
+SERIES_X = 1e-3
+
+
+def _phi1_from(e: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """(e^x - 1)/x given e = e^x: the quotient, or its series (error < 1e-14) near 0."""
+    near = np.abs(x) < SERIES_X
+    if not near.any():
+        return (e - 1.0) / x
+    series = 1.0 + x * (0.5 + x * (1.0 / 6.0 + x / 24.0))
+    return np.where(near, series, (e - 1.0) / np.where(near, 1.0, x))
 
 
 #: below this delta t the near-equal-eigenvalue series are used (error ~ (delta t)^2 / 12 there;
@@ -118,27 +125,33 @@ def linear2_exact(
     """
     mu = 0.5 * (a11 + a22)
     delta = np.sqrt(np.maximum(0.25 * (a11 - a22) ** 2 + a12 * a21, 0.0))
-    dt_ = delta * t
-    em = np.exp(mu * t)
-    cosh = np.cosh(dt_)
-    small = dt_ < SMALL_DELTA_T
-    safe_dt = np.where(small, 1.0, dt_)
-    sinhc = np.where(small, 1.0 + dt_ * dt_ / 6.0, np.sinh(safe_dt) / safe_dt)  # sinh(z)/z
-    plus, minus = _phi1((mu + delta) * t), _phi1((mu - delta) * t)
+    z = delta * t
+    # e^{Mt} and the source integrals from the eigenvalues' two exponentials
+    lp, lm = (mu + delta) * t, (mu - delta) * t
+    ep, en = np.exp(lp), np.exp(lm)
+    plus, minus = _phi1_from(ep, lp), _phi1_from(en, lm)
+    em_cosh = 0.5 * (ep + en)  # e^{mu t} cosh(delta t)
     i1 = 0.5 * t * (plus + minus)
-    safe_delta = np.where(small, 1.0, delta)
-    i2 = 0.5 * t * (plus - minus) / safe_delta
-    if np.any(small):
-        # near equal eigenvalues: I2 -> t^2 int_0^1 u e^{mu t u} du, wrong by ~(delta t)^2 / 12
-        i2 = np.where(small, t * t * _dphi1(np.where(small, mu * t, 0.0)), i2)
+    small = z < SMALL_DELTA_T
+    if small.any():
+        # near equal eigenvalues: sinh(delta t)/delta -> t (1 + (delta t)^2 / 6) and
+        # I2 -> t^2 int_0^1 u e^{mu t u} du, wrong by ~(delta t)^2 / 12
+        safe = np.where(small, 1.0, delta)
+        em_sinhc = np.where(small, np.exp(mu * t) * t * (1.0 + z * z / 6.0), 0.5 * (ep - en) / safe)
+        i2 = np.where(
+            small, t * t * _dphi1(np.where(small, mu * t, 0.0)), 0.5 * t * (plus - minus) / safe
+        )
+    else:
+        em_sinhc = 0.5 * (ep - en) / delta  # e^{mu t} sinh(delta t) / delta
+        i2 = 0.5 * t * (plus - minus) / delta
     # N = M - mu I
     n11, n22 = a11 - mu, a22 - mu
     nx1 = n11 * x1 + a12 * x2
     nx2 = a21 * x1 + n22 * x2
     nb1 = n11 * b1 + a12 * b2
     nb2 = a21 * b1 + n22 * b2
-    y1 = em * (cosh * x1 + t * sinhc * nx1) + i1 * b1 + i2 * nb1
-    y2 = em * (cosh * x2 + t * sinhc * nx2) + i1 * b2 + i2 * nb2
+    y1 = em_cosh * x1 + em_sinhc * nx1 + i1 * b1 + i2 * nb1
+    y2 = em_cosh * x2 + em_sinhc * nx2 + i1 * b2 + i2 * nb2
     return y1, y2
 
 

@@ -10,7 +10,7 @@ import os
 
 import numpy as np
 
-from fields.model.dtc import SMALL_DELTA_T
+from fields.model.dtc import SERIES_X, SMALL_DELTA_T
 
 try:  # numba is a declared dependency; the numpy twins keep the package usable without it
     import numba
@@ -146,9 +146,9 @@ if HAVE_NUMBA:
 
     @numba.njit(cache=True, inline="always")
     def _phi1_from(e, x):  # pragma: no cover - compiled
-        """(e^x - 1)/x given e = e^x, with expm1 where the difference would cancel."""
-        if abs(x) < 0.5:
-            return _phi1_one(x)
+        """(e^x - 1)/x given e = e^x, as :func:`fields.model.dtc._phi1_from`."""
+        if abs(x) < SERIES_X:
+            return 1.0 + x * (0.5 + x * (1.0 / 6.0 + x / 24.0))
         return (e - 1.0) / x
 
     @numba.njit(cache=True, inline="always")
