@@ -27,3 +27,14 @@ def test_without_decay_cells_are_conserved_and_a_peak_spreads():
     assert abs(out.sum() - 1.0) < 1e-12
     assert out.max() < 1.0 and out.min() >= 0.0
     np.testing.assert_allclose(out, out.T, atol=1e-15)  # the x and y sweeps are alike
+
+
+def test_lod_is_first_order_in_its_step_and_far_off_at_a_day():
+    """On the model's own lung patch and fields, the LOD step approaches the exact backward-Euler
+    step as its step shrinks (splitting error about proportional to the step) and misses it by
+    most of the field at the model's daily step, where the reaction is stiff (sink x dt >> 1)."""
+    from fields.bench_lod import lod_accuracy
+
+    error = {dt: lod_accuracy(200.0, days=5, dt_days=dt)["lod_error"] for dt in (1.0, 1e-2, 1e-3)}
+    assert error[1.0] > 0.5
+    assert error[1e-3] < 0.2 * error[1e-2] < 0.2 * 0.2 * error[1.0]
