@@ -184,8 +184,10 @@ def test_overflow_at_the_cli_is_one_message_exit_3_and_no_file(tmp_path):
             "krogh",
             "--days",
             "365",
-            "--set",
+            "--set",  # the fate rates' eigenvalues cancel to junk and e^{lambda t} overflows
             "dtc.reactivation_max_per_day=1e20",
+            "--set",
+            "dtc.dormancy_induction_max_per_day=1e20",
             "--out",
             str(out),
         ],
