@@ -74,6 +74,7 @@ class SiteModel(SiteUpdates):
         self.perivascular = mask.astype(float)
         self.perivascular_fraction = float(np.sum(self.weights * self.perivascular))
         self.modifiers = Modifiers()
+        self._walls: dict = {}  # sinks and wall exchange by species (SiteUpdates._wall)
         n = patch.n_cells
         self.state: dict[str, np.ndarray] = {key: np.zeros(n) for key in field_names(self.species)}
         self.lesions = SiteLesions(site, params)

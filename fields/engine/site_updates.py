@@ -3,7 +3,8 @@
 :class:`SiteUpdates` is mixed into :class:`~fields.engine.site.SiteModel` (state per voxel) and
 :class:`~fields.engine.batch_site.BatchSite` (state per run and voxel); the rate laws broadcast,
 so the same code serves both. The host provides ``state``, ``species``, ``site``, ``p``,
-``modifiers``, ``ops`` (one solver per field), ``transient``, ``area`` (capillary wall area per
+``modifiers``, ``ops`` (one solver per field), ``transient``, ``_walls`` (a dict, emptied
+when the parameters or the patch change), ``area`` (capillary wall area per
 tissue volume, 1/um) and ``_solve_oxygen``; a host with ``responses`` true solves quasi-steady
 factors as sums of kept linear responses (:meth:`DiffusionReactionOperator.superpose`).
 """
@@ -59,9 +60,7 @@ class SiteUpdates:
         """The sink k (1/s) and wall exchange a P_X p_site (1/s) of species ``name``, kept
         read-only while the permeability is unchanged: the solvers then know them unchanged
         without reading them (:meth:`DiffusionReactionOperator.superpose`)."""
-        kept = getattr(self, "_walls", None)
-        if kept is None:
-            kept = self._walls = {}
+        kept = self._walls
         key = (name, np.asarray(perm, dtype=float).tobytes())
         if key not in kept:
             sink = np.array(factors.sink_per_s(self.area, s, perm), dtype=float)
