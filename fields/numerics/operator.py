@@ -142,8 +142,9 @@ class DiffusionReactionOperator:
                 self._known.popitem(last=False)
         return key
 
-    def _factor(self, sink: np.ndarray, dt: float | None, sink_key: int | None = None) -> object:
-        key = (hash(sink.tobytes()) if sink_key is None else sink_key, dt)
+    def _factor(self, sink: np.ndarray, dt: float | None, sink_key: int) -> object:
+        """A reusable solve of the system with this sink (``sink_key``: its content key)."""
+        key = (sink_key, dt)
         lu = self._cache.get(key)
         if lu is not None:
             self._cache.move_to_end(key)
