@@ -17,9 +17,9 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 
-def _lod_factors(n: int, d_dt_h2: float, decay_dt: float) -> tuple[np.ndarray, ...]:
+def _lod_factors(n: int, d_dt_h2: float, decay_dt) -> tuple[np.ndarray, ...]:
     """Thomas factors of (1 + decay dt / 2) u - D dt / h^2 (second difference), zero-flux ends,
-    for n rows of n cells."""
+    for n rows of n cells (``decay_dt``: a number, or one per cell as (n, n))."""
     lower = np.full((n, n - 1), -d_dt_h2)
     upper = np.full((n, n - 1), -d_dt_h2)
     diag = np.full((n, n), 1.0 + 0.5 * decay_dt + 2.0 * d_dt_h2)
@@ -55,9 +55,10 @@ def lod_step_ms(n: int, fields: int, steps: int = 200) -> dict[str, float]:
 
 
 def lod_accuracy(domain_um: float, days: int = 30, dt_days: float = 1.0) -> dict[str, float]:
-    """One step of ``dt_days`` (default: the model's daily step) of every factor on the lung patch, after ``days`` transient days of the
-    model: the LOD step (the reaction split evenly between the two sweeps, as BioFVM does) and
-    the exact backward-Euler step of the same sink and source. Returns the largest mean relative
+    """One step of ``dt_days`` (default: the model's daily step) of every factor on the lung
+    patch, after ``days`` transient days of the model: the LOD step (the reaction split evenly
+    between the two sweeps, as BioFVM does) and the exact backward-Euler step of the same sink
+    and source. Returns the largest mean relative
     difference over the factors and the milliseconds of the factors' exact solves (the
     package's LDL^T solves, what an accurate daily step costs per field)."""
     from fields.bench import SolverCase, _problem
@@ -96,15 +97,11 @@ def lod_accuracy(domain_um: float, days: int = 30, dt_days: float = 1.0) -> dict
         exact_s += time.perf_counter() - t0
         r = species.diffusivity_um2_per_s * dt / spacing**2
         grid = (old + dt * source).reshape(n, n)
-        half_sink = 0.5 * dt * sink.reshape(n, n)
+        sink_dt = dt * sink.reshape(n, n)
         for _ in range(2):  # along x (every row at once), then along y (the transposes)
-            diag = 1.0 + half_sink + 2.0 * r
-            diag[:, 0] -= r
-            diag[:, -1] -= r
-            off = np.full((n, n - 1), -r)
-            factors = kernels.thomas_factor(off, np.ascontiguousarray(diag), off)
-            grid = np.ascontiguousarray(kernels.thomas_solve(off, *factors, grid).T)
-            half_sink = half_sink.T
+            factors = _lod_factors(n, r, sink_dt)
+            grid = np.ascontiguousarray(kernels.thomas_solve(*factors, grid).T)
+            sink_dt = sink_dt.T
         lod = np.ascontiguousarray(grid).ravel()
         worst = max(worst, float(np.mean(np.abs(lod - exact)) / np.mean(np.abs(exact))))
     return {"lod_error": worst, "exact_ms": 1e3 * exact_s}

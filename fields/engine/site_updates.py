@@ -63,8 +63,8 @@ class SiteUpdates:
         kept = self._walls
         key = (name, np.asarray(perm, dtype=float).tobytes())
         if key not in kept:
-            sink = np.array(factors.sink_per_s(self.area, s, perm), dtype=float)
-            exchange = np.array(self.area * s.permeability_um_per_s * perm, dtype=float)
+            exchange = np.array(factors.wall_exchange_per_s(self.area, s, perm), dtype=float)
+            sink = s.tissue_decay_per_s + exchange
             sink.flags.writeable = exchange.flags.writeable = False
             if len(kept) > 4 * len(self.species):  # interventions change perm rarely
                 kept.clear()

@@ -186,8 +186,8 @@ def _import_engine() -> None:
 def broadcast(client: Any, value: Any) -> Any:
     """``value`` on every worker, as a future. The workers first import the engine side by
     side: a broadcast scatter unpickles on one worker and then copies to the next, so each
-    worker's import (1.1 s, FiPy included) would otherwise come one after the other (the
-    1,000-run Krogh sweep spent 2.8 s in its scatter)."""
+    worker's import (1.1 s, FiPy included) would otherwise come one after the other (a 4-run
+    Krogh sweep spent 2.8 s of its 5.2 s in its scatter)."""
     client.run(_import_engine)
     return client.scatter(value, broadcast=True)
 

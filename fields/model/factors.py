@@ -21,12 +21,18 @@ from fields.model.kinetics import hill
 from fields.parameters import SpeciesParameters
 
 
+def wall_exchange_per_s(
+    exchange_area_per_um: np.ndarray, s: SpeciesParameters, permeability_factor: float
+) -> np.ndarray:
+    """a(x) P_X p_site (1/s): exchange with plasma across the capillary wall."""
+    return exchange_area_per_um * s.permeability_um_per_s * permeability_factor
+
+
 def sink_per_s(
     exchange_area_per_um: np.ndarray, s: SpeciesParameters, permeability_factor: float
 ) -> np.ndarray:
     """k(x) = tissue decay + wall exchange (1/s)."""
-    exchange = exchange_area_per_um * s.permeability_um_per_s * permeability_factor
-    return s.tissue_decay_per_s + exchange
+    return s.tissue_decay_per_s + wall_exchange_per_s(exchange_area_per_um, s, permeability_factor)
 
 
 def sum_terms(terms: list[tuple[float, str, np.ndarray | float]]) -> np.ndarray:
@@ -51,7 +57,7 @@ def source_terms(
     linear-response form of a quasi-steady field). ``exchange``: the wall exchange a P_X p_site
     (1/s) when the caller keeps it."""
     if exchange is None:
-        exchange = exchange_area_per_um * s.permeability_um_per_s * permeability_factor
+        exchange = wall_exchange_per_s(exchange_area_per_um, s, permeability_factor)
     m = active_fraction
     return [
         (plasma, "wall", exchange),

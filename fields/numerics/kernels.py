@@ -175,27 +175,22 @@ def dtc_update(a11, a12, a21, a22, b1, b2, x1, x2, t):
 if HAVE_NUMBA:
 
     @numba.njit(cache=True)
-    def _rows_out_of_bounds_numba(fields, kinds, po2, base):  # pragma: no cover - compiled
-        runs = fields[0].shape[0]
-        bad = np.zeros(runs, dtype=np.bool_)
-        for k in range(len(fields)):
-            a = fields[k]
-            kind = kinds[k]
-            for r in range(runs):
-                if bad[r]:
-                    continue
-                for i in range(a.shape[1]):
-                    v = a[r, i]
-                    if (
-                        not np.isfinite(v)
-                        or v < -1e-9
-                        or (kind == 1 and v > 1.0 + 1e-9)
-                        or (kind == 2 and v > po2[r] * (1 + 1e-9))
-                        or (kind == 3 and v < base[r] * (1 - 1e-9))
-                    ):
-                        bad[r] = True
-                        break
-        return bad
+    def _mark_out_of_bounds(a, kind, po2, base, bad):  # pragma: no cover - compiled
+        """Set bad[r] where row r of one field ``a`` leaves its kind's bounds."""
+        for r in range(a.shape[0]):
+            if bad[r]:
+                continue
+            for i in range(a.shape[1]):
+                v = a[r, i]
+                if (
+                    not np.isfinite(v)
+                    or v < -1e-9
+                    or (kind == 1 and v > 1.0 + 1e-9)
+                    or (kind == 2 and v > po2[r] * (1 + 1e-9))
+                    or (kind == 3 and v < base[r] * (1 - 1e-9))
+                ):
+                    bad[r] = True
+                    break
 
 
 def rows_out_of_bounds_numpy(fields, kinds, po2, base) -> np.ndarray:
@@ -212,18 +207,12 @@ def rows_out_of_bounds_numpy(fields, kinds, po2, base) -> np.ndarray:
 
 
 def rows_out_of_bounds(fields, kinds, po2, base) -> np.ndarray:
-    """:func:`rows_out_of_bounds_numpy` in one compiled pass without temporaries."""
+    """:func:`rows_out_of_bounds_numpy` in compiled passes without temporaries."""
     if backend() != "numba":
         return rows_out_of_bounds_numpy(fields, kinds, po2, base)
     shape = fields[0].shape
-    # one array type for the tuple: read-only fields (a kept hypoxia) are copied
-    full = tuple(
-        contiguous(f, shape) if np.asarray(f).flags.writeable else np.array(f, dtype=float)
-        for f in fields
-    )
-    return _rows_out_of_bounds_numba(
-        full,
-        np.asarray(kinds, dtype=np.int64),
-        contiguous(po2, shape[:1]),
-        contiguous(base, shape[:1]),
-    )
+    po2, base = contiguous(po2, shape[:1]), contiguous(base, shape[:1])
+    bad = np.zeros(shape[0], dtype=np.bool_)
+    for values, kind in zip(fields, kinds, strict=True):  # one call per field: no copies
+        _mark_out_of_bounds(contiguous(values, shape), int(kind), po2, base, bad)
+    return bad
