@@ -188,25 +188,10 @@ def _naive_site_class():
             self.state["hypoxia"] = hypoxia(self.state["oxygen"], self.p.oxygen)
 
         def _solve_species(self, plasma, dt_days) -> None:
-            area = self.patch.exchange_area_per_volume
-            for sp, sp_params in self.species.items():
-                resident = self.site.resident_secretion_pg_per_ml_per_s.get(sp, 0.0)
-                perm = self.site.permeability_factor
-                self.k[sp].setValue(factors.sink_per_s(area, sp_params, perm))
-                self.s[sp].setValue(
-                    factors.sum_terms(
-                        factors.source_terms(
-                            area,
-                            sp_params,
-                            perm,
-                            plasma[sp],
-                            self.state["hypoxia"],
-                            self.state["niche"],
-                            resident,
-                            1.0,
-                        )
-                    )
-                )
+            for sp in self.species:
+                sink, terms = self.sink_and_terms(sp, plasma)  # the same physics as the fast path
+                self.k[sp].setValue(sink)
+                self.s[sp].setValue(factors.sum_terms(terms))
                 self.C[sp].updateOld()
                 if dt_days is None:
                     self.eq[sp]["steady"].solve(var=self.C[sp], solver=self.fipy_solver)

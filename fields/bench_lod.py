@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 
-def _lod_factors(n: int, d_dt_h2: float, decay_dt) -> tuple[np.ndarray, ...]:
+def _lod_factors(n: int, d_dt_h2: float, decay_dt: float | np.ndarray) -> tuple[np.ndarray, ...]:
     """Thomas factors of (1 + decay dt / 2) u - D dt / h^2 (second difference), zero-flux ends,
     for n rows of n cells (``decay_dt``: a number, or one per cell as (n, n))."""
     lower = np.full((n, n - 1), -d_dt_h2)
@@ -63,7 +63,7 @@ def lod_accuracy(domain_um: float, days: int = 30, dt_days: float = 1.0) -> dict
     package's LDL^T solves, what an accurate daily step costs per field)."""
     from fields.bench import SolverCase, _problem
     from fields.engine.site import SiteModel
-    from fields.model import factors as f
+    from fields.model.factors import sum_terms
     from fields.numerics import kernels
     from fields.numerics.operator import SECONDS_PER_DAY
 
@@ -74,26 +74,14 @@ def lod_accuracy(domain_um: float, days: int = 30, dt_days: float = 1.0) -> dict
         model.step(1.0, plasma, arrivals)
     n = patch.shape[0]
     spacing = float(np.diff(patch.coords[patch.dims[-1]][:2])[0])
-    dt, site, state = dt_days * SECONDS_PER_DAY, model.site, model.state
+    dt = dt_days * SECONDS_PER_DAY
     worst, exact_s = 0.0, 0.0
     for name, species in model.species.items():
-        sink = f.sink_per_s(model.area, species, site.permeability_factor)
-        source = f.sum_terms(
-            f.source_terms(
-                model.area,
-                species,
-                site.permeability_factor,
-                plasma[name],
-                state["hypoxia"],
-                state["niche"],
-                site.resident_secretion_pg_per_ml_per_s.get(name, 0.0),
-                1.0,
-            )
-        )
-        op, old = model.ops[name], state[name]
-        op.solve(sink, source, dt=dt, previous=old)  # factorised: time the solve alone
+        sink, terms = model.sink_and_terms(name, plasma)
+        source, old = sum_terms(terms), model.state[name]
+        model.ops[name].solve(sink, source, dt=dt, previous=old)  # factorised: time the solve
         t0 = time.perf_counter()
-        exact = op.solve(sink, source, dt=dt, previous=old)
+        exact = model.ops[name].solve(sink, source, dt=dt, previous=old)
         exact_s += time.perf_counter() - t0
         r = species.diffusivity_um2_per_s * dt / spacing**2
         grid = (old + dt * source).reshape(n, n)

@@ -27,23 +27,30 @@ class SiteUpdates:
         """The interstitial concentration of every species (pg/mL), by name."""
         return {name: self.state[name] for name in self.species}
 
-    def _solve_species(self, plasma, dt_days) -> None:
+    def sink_and_terms(self, name: str, plasma) -> tuple[np.ndarray, list]:
+        """The sink k (1/s) of species ``name`` and its source as linear-response terms
+        (:func:`fields.model.factors.source_terms`) for plasma levels ``plasma`` (pg/mL, by
+        species) and the current state and modifiers."""
+        s = self.species[name]
         perm = self.site.permeability_factor * self.modifiers.permeability_factor
-        resident = self.site.resident_secretion_pg_per_ml_per_s
+        sink, exchange = self._wall(name, s, perm)
+        terms = factors.source_terms(
+            self.area,
+            s,
+            perm,
+            plasma[name],
+            self.state["hypoxia"],
+            self.state["niche"],
+            self.site.resident_secretion_pg_per_ml_per_s.get(name, 0.0),
+            self.modifiers.active_fraction(s),
+            exchange,
+        )
+        return sink, terms
+
+    def _solve_species(self, plasma, dt_days) -> None:
         responses = getattr(self, "responses", False)
-        for name, s in self.species.items():
-            sink, exchange = self._wall(name, s, perm)
-            terms = factors.source_terms(
-                self.area,
-                s,
-                perm,
-                plasma[name],
-                self.state["hypoxia"],
-                self.state["niche"],
-                resident.get(name, 0.0),
-                self.modifiers.active_fraction(s),
-                exchange,
-            )
+        for name in self.species:
+            sink, terms = self.sink_and_terms(name, plasma)
             if responses and not (self.transient and dt_days is not None):
                 self.state[name] = np.maximum(self.ops[name].superpose(sink, terms), 0.0)
                 continue
