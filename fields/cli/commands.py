@@ -210,7 +210,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from fields import bench, bench_batch, bench_cohort, bench_lod
+    from fields import bench
     from fields.core.files import atomic_path, check_output_folder
 
     if args.markdown and not args.markdown.lower().endswith(".md"):
@@ -219,34 +219,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
         )
     if args.markdown:
         check_output_folder(Path(args.markdown))  # before minutes of benchmarking
-    if args.quick:
-        solver_cases, target_cases = bench.QUICK_SOLVER_CASES, bench.QUICK_TARGET_CASES
-        batch_cases, cohort_cases = bench_batch.QUICK_CASES, bench_cohort.QUICK_CASES
-    else:
-        solver_cases, target_cases = bench.SOLVER_CASES, bench.TARGET_CASES
-        batch_cases, cohort_cases = bench_batch.CASES, bench_cohort.CASES
-    if args.only:
-        wanted = set(args.only)
-        known = {c.label for c in (*solver_cases, *target_cases, *batch_cases, *cohort_cases)}
-        unknown = sorted(wanted - known)
-        if unknown:
-            raise FieldsInputError(
-                f"--only = {unknown[0]!r} is not allowed: one of {', '.join(sorted(known))}"
-            )
-        solver_cases = [c for c in solver_cases if c.label in wanted]
-        target_cases = [c for c in target_cases if c.label in wanted]
-        batch_cases = [c for c in batch_cases if c.label in wanted]
-        cohort_cases = [c for c in cohort_cases if c.label in wanted]
     lines: list[str] = []
 
     def echo(line: str) -> None:
         lines.append(line)
         print(line, flush=True)
 
-    tables = bench.run_benchmark(solver_cases, target_cases, echo=echo)
-    bench_lod.run_lod_reference(tables["solver"], bench._in_child, echo=echo)
-    bench_batch.run_batch_benchmark(batch_cases, bench._in_child, echo=echo)
-    bench_cohort.run_cohort_benchmark(cohort_cases, bench._in_child, echo=echo)
+    bench.run(quick=args.quick, only=args.only or (), echo=echo)
     if args.markdown:
         with atomic_path(Path(args.markdown)) as tmp:
             Path(tmp).write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -1,3 +1,4 @@
-"""The engine: one organ-site patch and its update (``site``), the coupled time loop (``loop``),
-the recorder, checkpoints and numerical guards. It returns a
-:class:`~fields.engine.recorder.RunRecord`; the io layer turns that into the output DataTree."""
+"""The engine: one time loop for a batch of runs (``loop``; a single run is a batch of one), one
+organ site for every run (``site``) with its lesions (``metastases``), what a batch keeps
+(``record``), checkpoints and numerical guards. It returns a :class:`~fields.engine.record.Record`;
+the io layer turns a run of it into the output DataTree."""

@@ -1,16 +1,17 @@
-"""Checkpoints of a running simulation: the full state, written atomically.
+"""Checkpoints of a running batch of runs (a single run is a batch of one), written atomically.
 
-A checkpoint is one ``.npz`` file holding every site's state arrays, the outputs recorded so far,
-the systemic state, the step-size controller (its step, history and error estimate) and the
-loop position, plus a JSON header with the run's fingerprint (parameters, sites, geometry,
-horizon, seed, output options, package version). The capillary layouts are not stored: they are
-rebuilt from the seed, which is the only source of randomness, and the header checks that they
-come out the same. Floats are stored as float64 arrays, so a resumed run continues bit for bit.
+A checkpoint is one ``.npz`` file holding the loop's per-run arrays (only the runs still in the
+batch: times, steps, the step-size controller's history, the primary and plasma, event
+positions), every site's state, modifiers and lesion cohorts, and the outputs recorded so far,
+plus a JSON header with the batch's fingerprint (base parameters and every varied column, sites,
+horizons, geometry, seed, output options, package version). The capillary layouts are not
+stored: they are rebuilt from the seed, the only source of randomness. Floats are stored as
+float64 arrays, so a resumed batch continues bit for bit: the field factorisations it rebuilds
+are the same numbers.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import os
@@ -23,29 +24,13 @@ import numpy as np
 from fields.core.errors import FieldsInputError
 from fields.core.files import atomic_path
 from fields.core.version import __version__
-from fields.engine.contract import field_names
 from fields.engine.inputs import positive_days
-from fields.engine.recorder import Recorder, stacked
-from fields.engine.site import SiteModel
-from fields.engine.state import LoopState
 from fields.model.interventions import Modifiers
-from fields.parameters import Parameters
 
-FORMAT = "fields-checkpoint-5"
-_SCALARS = (
-    "t",
-    "dt",
-    "cells",
-    "resect_pending",
-    "next_out",
-    "stop_index",
-    "shed_per_day",
-    "death_day",
-    "previous_burden",
-    "last_step",
-    "steps",
-    "max_error",
-)
+FORMAT = "fields-checkpoint-6"
+#: formats written by earlier versions, which this one cannot continue
+_EARLIER = {"fields-checkpoint-5": "fields 0.2 (the per-run engine)"}
+_RECORD = ("death_day", "steps", "max_error")
 
 
 def fingerprint(meta: dict[str, Any]) -> str:
@@ -79,9 +64,12 @@ def load(path: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
             f"({type(exc).__name__})"
         ) from None
     if header.get("format") != FORMAT:
+        found = header.get("format")
+        written = _EARLIER.get(found, f"fields {header.get('fields_version', 'unknown')}")
         raise FieldsInputError(
-            f"checkpoint = '{path}' is not allowed: format {header.get('format')!r}, "
-            f"expected {FORMAT!r}"
+            f"checkpoint = '{path}' is not allowed: format {found!r} was written by {written}; "
+            f"fields {__version__} continues only {FORMAT!r} checkpoints: run again without "
+            "resume (or with the version that wrote it)"
         )
     return header, arrays
 
@@ -119,121 +107,101 @@ def check_options(checkpoint: str | Path | None, every: float | None, resume: bo
     return positive_days("checkpoint_every_days", 365.0 if every is None else every)
 
 
-def run_header(
-    p: Parameters,
-    names: list[str],
-    days: float,
-    geometry: str,
-    seed: int,
-    output_every_days: float,
-    store_fields: bool,
-) -> dict[str, Any]:
-    """What identifies a run in its checkpoints, with its fingerprint under ``run``."""
-    header = {
-        "parameters": p.to_json(),
-        "sites": names,
-        "days": days,
+def batch_header(batch, names, horizons, geometry, seed, every, store_fields, keep, stop) -> dict:
+    """What identifies a batch in its checkpoints, with its fingerprint under ``run``."""
+    header: dict[str, Any] = {
+        "parameters": batch.base.to_json(),
+        "varied": {key: np.asarray(v, dtype=float).tolist() for key, v in batch.varied.items()},
+        "runs": int(batch.size),
+        "sites": list(names),
+        "horizons": np.asarray(horizons, dtype=float).tolist(),
         "geometry": geometry,
         "seed": int(seed),
-        "output_every_days": float(output_every_days),
+        "output_every_days": float(every),
         "store_fields": bool(store_fields),
+        "keep": keep,
+        "stop_at_death": bool(stop),
         "fields_version": __version__,
     }
     header["run"] = fingerprint(header)
     return header
 
 
-def save_run(
-    path: str | Path, header: dict, loop: LoopState, models: dict[str, SiteModel], rec: Recorder
-) -> None:
-    """Checkpoint the loop, every site's state and the outputs recorded so far."""
-    arrays: dict[str, np.ndarray] = {
-        f"loop/{key}": np.float64(getattr(loop, key)) for key in _SCALARS
-    }
-    for name, value in loop.plasma.items():
-        arrays[f"loop/plasma/{name}"] = np.float64(value)
-    arrays["loop/z"] = np.asarray(loop.z, dtype=np.float64)
-    arrays["loop/last_dz"] = np.asarray(loop.last_dz, dtype=np.float64)
-    arrays["rec/times"] = np.array(rec.times, dtype=np.float64)
+def save_batch(path: str | Path, header: dict, loop) -> None:
+    """Checkpoint the loop ``loop`` (a :class:`fields.engine.loop.Loop`)."""
+    a: dict[str, np.ndarray] = {f"loop/{key}": np.asarray(getattr(loop, key)) for key in loop.ROWS}
+    for group in loop.KEYED:
+        for name, value in getattr(loop, group).items():
+            a[f"loop/{group}/{name}"] = np.asarray(value)
+    rec = loop.rec
+    for key in _RECORD:
+        a[f"rec/{key}"] = getattr(rec, key)
+    for name, values in rec.outgrowth.items():
+        a[f"rec/outgrowth/{name}"] = values
     for key, values in rec.systemic.items():
-        arrays[f"rec/systemic/{key}"] = np.array(values, dtype=np.float64)
-    for name, model in models.items():
-        arrays[f"site/{name}/outgrowth"] = np.float64(loop.outgrowth[name])
-        arrays[f"site/{name}/previous_expected"] = np.float64(loop.previous_expected[name])
-        for key in model.lesions.STATE:
-            arrays[f"site/{name}/lesions/{key}"] = getattr(model.lesions, key)
-        for key in model.lesions.SCALARS:
-            arrays[f"site/{name}/lesions/{key}"] = np.float64(getattr(model.lesions, key))
-        arrays[f"rec/density/{name}"] = np.array(rec.lesion_density[name], dtype=np.float64)
-        arrays[f"site/{name}/modifiers"] = np.array(
-            dataclasses.astuple(model.modifiers), dtype=np.float64
-        )
-        arrays[f"site/{name}/vessel"] = model.patch.vessel.astype(np.int8)
-        for key, values in model.state.items():
-            arrays[f"site/{name}/state/{key}"] = values
-        for key, values in rec.site_series[name].items():
-            arrays[f"rec/series/{name}/{key}"] = np.array(values, dtype=np.float64)
-        if rec.store_fields:
-            for key, frames in rec.site_fields[name].items():
-                arrays[f"rec/fields/{name}/{key}"] = stacked(frames)
-    save(path, header, arrays)
+        a[f"rec/systemic/{key}"] = values
+    for site, series in rec.site_series.items():
+        for key, values in series.items():
+            a[f"rec/series/{site}/{key}"] = values
+    for site, frames in rec.fields.items():
+        for key, values in frames.items():
+            a[f"rec/fields/{site}/{key}"] = values
+    for site, values in rec.density.items():
+        a[f"rec/density/{site}"] = values
+    a["rec/error_runs"] = np.array(sorted(rec.errors), dtype=np.int64)
+    a["rec/error_messages"] = np.array([rec.errors[i] for i in sorted(rec.errors)], dtype=str)
+    rows = loop.ids.size
+    for name, site in loop.sites.items():
+        a[f"site/{name}/vessels"] = np.array([patch.vessel.sum() for patch in site.patches])
+        for key, values in site.state.items():
+            a[f"site/{name}/state/{key}"] = values
+        for key, value in vars(site.modifiers).items():
+            a[f"site/{name}/modifiers/{key}"] = np.broadcast_to(value, (rows, 1))
+        for key in site.lesions.STATE:
+            a[f"site/{name}/lesions/{key}"] = getattr(site.lesions, key)
+    save(path, header, a)
 
 
-def restore(
-    path: str | Path,
-    header: dict,
-    models: dict[str, SiteModel],
-    rec: Recorder,
-    fresh: LoopState,
-) -> LoopState:
-    """Fill ``models`` and ``rec`` from a checkpoint of the same run; return the loop state."""
-    a = load_same(path, header, "run", "parameters, sites, geometry, horizon, seed, outputs")
-    loop = dataclasses.replace(
-        fresh,
-        t=float(a["loop/t"]),
-        dt=float(a["loop/dt"]),
-        cells=float(a["loop/cells"]),
-        resect_pending=bool(a["loop/resect_pending"]),
-        next_out=int(a["loop/next_out"]),
-        stop_index=int(a["loop/stop_index"]),
-        shed_per_day=float(a["loop/shed_per_day"]),
-        death_day=float(a["loop/death_day"]),
-        previous_burden=float(a["loop/previous_burden"]),
-        last_step=float(a["loop/last_step"]),
-        steps=int(a["loop/steps"]),
-        max_error=float(a["loop/max_error"]),
-        z=np.array(a["loop/z"]),
-        last_dz=np.array(a["loop/last_dz"]),
-        plasma={k[len("loop/plasma/") :]: float(a[k]) for k in a if k.startswith("loop/plasma/")},
-        outgrowth={},
-        previous_expected={},
-    )
-    rec.times = a["rec/times"].tolist()
-    rec.systemic = {
-        key[len("rec/systemic/") :]: a[key].tolist() for key in a if key.startswith("rec/systemic/")
-    }
-    for name, model in models.items():
-        if not np.array_equal(a[f"site/{name}/vessel"], model.patch.vessel.astype(np.int8)):
+def restore_batch(path: str | Path, header: dict, loop) -> None:
+    """Fill a fresh loop from a checkpoint of the same batch."""
+    what = "batch" if loop.batch.size > 1 else "run"
+    a = load_same(path, header, what, "parameters, sites, horizons, geometry, seed, outputs")
+    loop._take(np.array(a["loop/ids"], dtype=int))
+    for name, site in loop.sites.items():
+        vessels = np.array([patch.vessel.sum() for patch in site.patches])
+        if not np.array_equal(a[f"site/{name}/vessels"], vessels):
             raise FieldsInputError(
                 f"checkpoint = '{path}' is not allowed: the capillary layout of {name} differs"
             )
-        loop.outgrowth[name] = float(a[f"site/{name}/outgrowth"])
-        loop.previous_expected[name] = float(a[f"site/{name}/previous_expected"])
-        for key in model.lesions.STATE:
-            setattr(model.lesions, key, np.array(a[f"site/{name}/lesions/{key}"]))
-        for key in model.lesions.SCALARS:
-            setattr(model.lesions, key, float(a[f"site/{name}/lesions/{key}"]))
-        rec.lesion_density[name] = [row.copy() for row in a[f"rec/density/{name}"]]
-        model.modifiers = Modifiers(*(float(v) for v in a[f"site/{name}/modifiers"]))
-        for key in field_names(model.species):
-            model.state[key] = np.array(a[f"site/{name}/state/{key}"])
-        prefix = f"rec/series/{name}/"
-        rec.site_series[name] = {k[len(prefix) :]: a[k].tolist() for k in a if k.startswith(prefix)}
-        if rec.store_fields:
-            prefix = f"rec/fields/{name}/"
-            rec.site_fields[name] = {
-                k[len(prefix) :]: [frame.copy() for frame in a[k]]
-                for k in a
-                if k.startswith(prefix)
-            }
-    return loop
+    for key in loop.ROWS:
+        setattr(loop, key, np.array(a[f"loop/{key}"]))
+    for group in loop.KEYED:
+        prefix = f"loop/{group}/"
+        setattr(loop, group, {k[len(prefix) :]: np.array(a[k]) for k in a if k.startswith(prefix)})
+    rec = loop.rec
+    for key in _RECORD:
+        setattr(rec, key, np.array(a[f"rec/{key}"]))
+    rec.outgrowth = _group(a, "rec/outgrowth/")
+    rec.systemic = _group(a, "rec/systemic/")
+    rec.site_series = {name: _group(a, f"rec/series/{name}/") for name in loop.names}
+    if rec.fields:
+        rec.fields = {name: _group(a, f"rec/fields/{name}/") for name in loop.names}
+    if rec.density:
+        rec.density = _group(a, "rec/density/")
+    rec.errors = dict(
+        zip(
+            (int(i) for i in a["rec/error_runs"]),
+            (str(m) for m in a["rec/error_messages"]),
+            strict=True,
+        )
+    )
+    for name, site in loop.sites.items():
+        site.state = _group(a, f"site/{name}/state/")
+        site.state["hypoxia"].flags.writeable = False  # as the oxygen solve leaves it
+        site.modifiers = Modifiers(**_group(a, f"site/{name}/modifiers/"))
+        for key in site.lesions.STATE:
+            setattr(site.lesions, key, np.array(a[f"site/{name}/lesions/{key}"]))
+
+
+def _group(a: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
+    return {k[len(prefix) :]: np.array(a[k]) for k in a if k.startswith(prefix)}

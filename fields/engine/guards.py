@@ -1,5 +1,9 @@
 """Numerical guards: stop a run at the first NaN, Inf or bound violation, with a message that
-names the site, the variable, the time and the likely cause."""
+names the site, the variable, the time and the likely cause.
+
+In a batch the rows that fail are found at once (:func:`check_systemic_rows`,
+:func:`check_site_rows`); each gets the message the checks of one run give, and the batch goes
+on without it."""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import math
 import numpy as np
 
 from fields.core.errors import NumericalError
+from fields.numerics import kernels
 
 _CAUSES = {
     "oxygen": "the oxygen solve failed (sites.<site>.o2_uptake_mmhg_per_s, oxygen.km_mmhg, "
@@ -117,3 +122,62 @@ def check_lesions(site: str, size: np.ndarray, count: np.ndarray, t: float) -> N
             "(lesions.tvdt_days, dtc.founding_per_day, stepping.dt_max_days). The run was "
             "stopped; nothing was written."
         )
+
+
+#: The bound each guarded field has beyond >= 0: 1 at most 1, 2 at most the vessel pO2,
+#: 3 at least the baseline stiffness (as :func:`check_site`).
+_KIND = {"hypoxia": 1, "niche": 1, "oxygen": 2, "stiffness": 3}
+
+
+def check_systemic_rows(
+    systemic: dict[str, np.ndarray], t_new: np.ndarray, failed: dict[int, str]
+) -> None:
+    """Add to ``failed`` (row -> message) the rows whose primary or plasma is not finite or < 0."""
+    rows = t_new.shape[0]
+    values = {k: np.broadcast_to(v, (rows, 1))[:, 0] for k, v in systemic.items()}
+    bad = np.zeros(rows, dtype=bool)
+    for v in values.values():
+        bad |= ~np.isfinite(v) | (v < 0.0)
+    for row in np.nonzero(bad)[0]:
+        one = {k: float(v[row]) for k, v in values.items()}
+        t = float(t_new[row, 0])
+        failed.setdefault(int(row), _message(lambda one=one, t=t: check_systemic(one, t), t))
+
+
+def check_site_rows(
+    name: str,
+    site,
+    t_new: np.ndarray,
+    failed: dict[int, str],
+    systemic: dict[str, np.ndarray] | None = None,
+) -> None:
+    """Add to ``failed`` the rows of ``site`` (a :class:`fields.engine.site.Site`) that a site
+    guard would stop, with its message (quoting the row's ``systemic`` values)."""
+    rows = t_new.shape[0]
+    po2 = site._po2()[:, 0]
+    base = np.broadcast_to(site.site.baseline_stiffness_kpa, (rows, 1))[:, 0]
+    keys = list(site.state)
+    kinds = [_KIND.get(k, 0) for k in keys]
+    out = kernels.rows_out_of_bounds([site.state[k] for k in keys], kinds, po2, base)
+    bad = ~site.lesions.finite() | out
+    for row in np.nonzero(bad)[0]:
+        state = {k: v[row] for k, v in site.state.items()}
+        t = float(t_new[row, 0])
+        mine = None
+        if systemic is not None:
+            mine = {k: float(np.broadcast_to(v, (rows, 1))[row, 0]) for k, v in systemic.items()}
+
+        def check(state=state, row=row, t=t, mine=mine) -> None:
+            check_site(name, state, t, float(po2[row]), float(base[row]), mine)
+            check_lesions(name, *site.lesions.guarded(row), t)
+
+        failed.setdefault(int(row), _message(check, t))
+
+
+def _message(check, t: float) -> str:
+    """The guard's message for one run."""
+    try:
+        check()
+    except NumericalError as exc:
+        return str(exc)
+    return f"numerical failure at day {t:.6g}"

@@ -1,16 +1,22 @@
-"""The coupled time loop: primary -> plasma -> fields -> stroma -> DTCs (time in days).
+"""The coupled time loop: primary -> plasma -> fields -> stroma -> DTCs (time in days), for a
+batch of runs advanced as one state with a leading run axis. A single run is a batch of one.
 
 Operator splitting per step [t, t + dt]:
 
 1. systemic ODEs advanced exactly (growth closed form, plasma exact for stiff clearance);
-2. every organ site advanced by :meth:`fields.engine.site.SiteModel.step` with the plasma levels
-   at t + dt and the DTCs that arrived during the step.
+2. every organ site advanced by :meth:`fields.engine.site.Site.step` with the plasma levels at
+   t + dt and the DTCs that arrived during the step.
 
-Steps are small (``stepping.dt_min_days``) after every event (resection, therapy start/stop,
-dissemination onset); then a local error estimate sizes each step up to
-``stepping.dt_max_days`` (:mod:`fields.engine.stepping`). Outputs and events are hit exactly.
-:func:`run` returns a :class:`~fields.engine.recorder.RunRecord`; the public
-:func:`fields.simulate` turns it into the output DataTree.
+Every run keeps its own step sequence: its own events (dissemination onset, resection,
+therapies), steps that restart small (``stepping.dt_min_days``) after each event and are then
+sized by its own local error estimate up to ``stepping.dt_max_days``
+(:mod:`fields.engine.stepping`), and the shared output days hit exactly. A loop iteration
+advances every unfinished run by its own step: the systemic ODEs and the voxel ODEs by exact
+updates broadcast over runs, the fields by batched tridiagonal solves (Krogh) or each run's own
+solves on factorisations shared by the runs with the same operator (2d and 3d grids,
+:mod:`fields.numerics.run_operators`). So a run gives the same numbers alone and at any position
+of any batch. A run leaves the batch when it reaches its horizon or fails a numerical guard (its
+message is kept); the others go on.
 """
 
 from __future__ import annotations
@@ -23,11 +29,11 @@ import numpy as np
 
 from fields.core.errors import FieldsInputError
 from fields.engine import checkpoint as ckpt
-from fields.engine.guards import check_lesions, check_site, check_systemic
-from fields.engine.inputs import check_run, output_days, run_events, site_patches
-from fields.engine.recorder import Recorder, RunRecord
-from fields.engine.site import SiteModel
-from fields.engine.state import LoopState, patient
+from fields.engine.contract import SITE_SERIES, field_names, systemic_names
+from fields.engine.guards import check_site_rows, check_systemic_rows
+from fields.engine.inputs import check_run, horizons, output_days, run_events, run_patches
+from fields.engine.record import Record
+from fields.engine.site import Site
 from fields.engine.stepping import (
     controlled,
     crossing_time,
@@ -36,172 +42,346 @@ from fields.engine.stepping import (
     next_step,
     progress_bar,
 )
-from fields.model import primary
+from fields.model import lesions, primary
 from fields.model.interventions import modifiers_at
 from fields.parameters import Parameters
+from fields.parameters.batch import ParameterBatch
 
 #: The default scenario's sites (breast cancer's common metastatic organs).
 DEFAULT_SITES = ("lung", "liver", "bone_marrow", "brain", "lymph_node")
+KEEP = ("full", "series", "events")
+#: the lesion-cell series, which ``keep="events"`` leaves out (cohorts need only the events)
+CELL_SERIES = ("metastasis_cells", "metastatic_burden_cells")
 
 
 def run(
-    params: Parameters,
+    batch: ParameterBatch | Sequence[Parameters] | Parameters,
     sites: Sequence[str] = DEFAULT_SITES,
-    days: float = 3650.0,
-    geometry: str = "2d",
+    days: float | Sequence[float] | np.ndarray = 3650.0,
+    geometry: str = "krogh",
     seed: int = 0,
     output_every_days: float = 30.0,
-    store_fields: bool = True,
+    store_fields: bool = False,
+    keep: str = "full",
     progress: bool | None = False,
+    stop_at_death: bool = False,
     checkpoint: str | Path | None = None,
     checkpoint_every_days: float | None = None,
     resume: bool = False,
-) -> RunRecord:
-    """Run the coupled model; the arguments are those of :func:`fields.simulate`."""
-    p = params
-    if not isinstance(p, Parameters):
-        raise FieldsInputError(f"params = {type(p).__name__} is not allowed: a fields.Parameters")
-    names = check_run(p, sites, days, geometry, output_every_days, seed)
-    every_ck = ckpt.check_options(checkpoint, checkpoint_every_days, resume)
-    days = float(days)
+) -> Record:
+    """Run every member of ``batch`` (one :class:`Parameters` is a batch of one);
+    ``keep="series"`` skips the lesion-size densities,
+    ``keep="events"`` also the lesion-cell series (the lethal burden is still checked exactly).
+
+    ``days``: one horizon, or one per run, each on the shared output grid (a multiple of
+    ``output_every_days`` or the longest horizon); a run's outputs after its own horizon are
+    NaN. ``stop_at_death``: a run leaves the batch at the first output day at or after its
+    death day (later outputs NaN), whatever steps it took.
+    ``checkpoint``: a file the whole batch is saved to each time its slowest run passes a
+    multiple of ``checkpoint_every_days`` (default 365); with ``resume`` an existing checkpoint
+    of the same batch is continued, bit for bit.
+    """
+    if isinstance(batch, Parameters):
+        batch = ParameterBatch(batch)
+    elif not isinstance(batch, ParameterBatch):
+        batch = ParameterBatch.from_sets(list(batch))
+    ends = horizons(days, batch.size, output_every_days)
+    days = float(ends.max())
+    names = check_run(batch.base, sites, days, geometry, output_every_days, seed)
+    if keep not in KEEP:
+        raise FieldsInputError(f"keep = {keep!r} is not allowed: one of {', '.join(KEEP)}")
+    every = ckpt.check_options(checkpoint, checkpoint_every_days, resume)
     out_days = output_days(days, float(output_every_days))
-    events, resect_day, onset_day = run_events(p, days)
-
-    models = {
-        name: SiteModel(name, p.sites[name], p, patch)
-        for name, patch in site_patches(p, names, geometry, seed).items()
-    }
-    header: dict = {}  # identifies the run in its checkpoints
+    loop = Loop(batch, names, geometry, seed, ends, out_days, store_fields, keep)
+    loop.stop_at_death = bool(stop_at_death)
+    loop.start()
+    header: dict = {}
     if checkpoint is not None:
-        header = ckpt.run_header(p, names, days, geometry, seed, output_every_days, store_fields)
-    recorder = Recorder(store_fields, capacity=len(out_days))
-    loop = LoopState.fresh(p, names, resect_day)
-    restored = False
-    if checkpoint is not None and resume and Path(checkpoint).exists():
-        loop = ckpt.restore(checkpoint, header, models, recorder, loop)
-        restored = True
+        header = ckpt.batch_header(
+            batch,
+            names,
+            ends,
+            geometry,
+            seed,
+            output_every_days,
+            store_fields,
+            keep,
+            loop.stop_at_death,
+        )
+        if resume and Path(checkpoint).exists():
+            ckpt.restore_batch(checkpoint, header, loop)
+    loop.advance(progress, checkpoint, header, every)
+    return loop.rec
 
-    mods = modifiers_at(p.interventions, 0.0)
-    if not restored:
-        loop.plasma = {
-            name: primary.plasma_steady_state(loop.cells, s, mods.active_fraction(s))
+
+class Loop:
+    """The state of a batch between steps, and its step."""
+
+    stop_at_death = False
+    #: per-run arrays, one row per run still in the batch (what a checkpoint holds)
+    ROWS = tuple(
+        "ids t dt cells shed_per_day previous_burden pending stop_index next_out resect death "
+        "stops event_days horizon scale z last_dz last_step".split()
+    )
+    #: dicts of per-run arrays (by species or by site)
+    KEYED = ("plasma", "previous_expected", "outgrowth")
+
+    def __init__(self, batch, names, geometry, seed, ends, out_days, store_fields, keep):
+        days = float(ends.max())
+        self.batch, self.names, self.days = batch, names, days
+        self.out_days = out_days
+        self.horizon = ends[:, None].copy()
+        self.scale = np.maximum(self.horizon, 1.0)  # each run's own, as when it runs alone
+        runs = batch.size
+        p = batch.stacked()
+        self.p = p
+        self.ids = np.arange(runs)
+        resect, onset, self.events, self.stops, self.event_days = run_events(
+            p, runs, ends, out_days
+        )
+        patches = run_patches(batch, names, geometry, seed)
+        self.rec = Record(
+            batch,
+            names,
+            geometry,
+            seed,
+            days,
+            out_days,
+            keep,
+            resection_day=np.where(resect[:, 0] < ends, resect[:, 0], np.nan),
+            onset_day=onset[:, 0],
+            events=self.events,
+            death_day=np.full(runs, np.nan),
+            steps=np.zeros(runs, dtype=int),
+            max_error=np.zeros(runs),
+            patches=patches,
+            horizon=ends.copy(),
+        )
+        self.resect = resect
+        self.sites = {name: Site(name, p, patches[name]) for name in names}
+        self._allocate(runs, len(out_days), store_fields, keep)
+        self.t = np.zeros((runs, 1))
+        self.dt = np.zeros((runs, 1)) + p.stepping.dt_min_days
+        self.cells = np.zeros((runs, 1)) + p.primary.initial_cells
+        self.pending = np.isfinite(resect)
+        self.stop_index = np.zeros(runs, dtype=int)
+        self.next_out = np.ones(runs, dtype=int)
+        self.previous_expected = {name: np.zeros((runs, 1)) for name in names}
+        self.outgrowth = {name: np.full((runs, 1), np.nan) for name in names}
+        self.death = np.full((runs, 1), np.nan)
+
+    def _allocate(self, runs, n_times, store_fields, keep) -> None:
+        rec, p = self.rec, self.p
+        self.keep = keep
+        drop = CELL_SERIES if keep == "events" else ()
+        rec.systemic = {
+            k: np.full((runs, n_times), np.nan) for k in systemic_names(p.species) if k not in drop
+        }
+        rec.site_series = {
+            s: {k: np.full((runs, n_times), np.nan) for k in SITE_SERIES if k not in drop}
+            for s in self.names
+        }
+        rec.outgrowth = {s: np.full(runs, np.nan) for s in self.names}
+        if store_fields:
+            n = self.sites[self.names[0]].patches[0].n_cells
+            rec.fields = {
+                s: {k: np.full((runs, n_times, n), np.nan) for k in field_names(p.species)}
+                for s in self.names
+            }
+        if keep == "full":
+            bins = int(p.lesions.size_bins)
+            rec.density = {s: np.full((runs, n_times, bins), np.nan) for s in self.names}
+        self.edges = lesions.size_edges(self.batch.base.lesions)
+
+    # ------------------------------------------------------------------------ the loop
+    def start(self) -> None:
+        """The healthy state at day 0 and its outputs."""
+        p = self.p
+        mods = modifiers_at(p.interventions, self.t)
+        self.plasma = {
+            name: primary.plasma_steady_state(self.cells, s, mods.active_fraction(s))
             for name, s in p.species.items()
         }
-        for model in models.values():
-            model.set_modifiers(mods)
-            model.initialise(loop.plasma)
-        loop.shed_per_day = primary.shed_rate(loop.cells, p.primary, p.dissemination)
-        series = {name: model.series() for name, model in models.items()}
-        recorder.record(0.0, {**loop.systemic(p), **patient(series)}, models, series)
-        loop.previous_expected = {name: 0.0 for name in names}
-        loop.previous_burden = loop.cells
-        loop.z = _controlled(models, series)
-        loop.last_dz = np.zeros_like(loop.z)
+        for site in self.sites.values():
+            site.set_modifiers(mods)
+            site.initialise(self.plasma)
+        self.shed_per_day = primary.shed_rate(self.cells, p.primary, p.dissemination)
+        lesion_series = {name: site.lesions.series() for name, site in self.sites.items()}
+        self.previous_burden = self.cells.copy()
+        self.z = self._controlled(lesion_series)
+        self.last_dz = np.zeros_like(self.z)
+        self.last_step = np.zeros((self.ids.size, 1))
+        self._record(np.arange(self.ids.size), np.zeros(self.ids.size, dtype=int), lesion_series)
 
-    median = math.log(2.0)  # expected detectable lesions at which P(detectable) = 0.5
-    lethal = p.lesions.lethal_burden_cells
-    stops = sorted({*out_days[1:].tolist(), *(t for t, _ in events)})
-    event_days = {t for t, _ in events}
-    st = p.stepping
-    next_ck = (math.floor(loop.t / every_ck + 1e-9) + 1) * every_ck if every_ck else math.inf
-    bar = progress_bar(days, progress, "simulating")
-    if bar is not None and loop.t > 0:
-        bar.update(loop.t)
-    scale = max(days, 1.0)
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-        while loop.t < days - 1e-9:
-            t = loop.t
-            while loop.stop_index < len(stops) and stops[loop.stop_index] <= t + 1e-9:
-                loop.stop_index += 1
-            target = stops[loop.stop_index] if loop.stop_index < len(stops) else days
-            step, t_new = next_step(t, loop.dt, target, scale)
-
-            if loop.resect_pending and abs(t - resect_day) < 1e-9 and loop.cells > 0:
-                loop.cells = loop.cells * p.primary.residual_fraction
-                loop.resect_pending = False  # only once
-            mods = modifiers_at(p.interventions, 0.5 * (t + t_new))
-            new_cells = primary.grow(loop.cells, step, p.primary)
-            shed = primary.shed_cells(loop.cells, new_cells, step, p.primary, p.dissemination)
-            for name, s in p.species.items():
-                loop.plasma[name] = primary.advance_plasma(
-                    loop.plasma[name], loop.cells, new_cells, step, s, mods.active_fraction(s)
-                )
-            loop.cells = new_cells
-            loop.shed_per_day = primary.shed_rate(loop.cells, p.primary, p.dissemination)
-            systemic = loop.systemic(p)
-            check_systemic(systemic, t_new)
-            arrest = shed * p.dissemination.arrest_fraction / step
-            lesion_series = {}
-            for name, model in models.items():
-                model.set_modifiers(mods)
-                model.step(step, loop.plasma, arrest * p.sites[name].dtc_routing_fraction)
-                check_site(
-                    name,
-                    model.state,
-                    t_new,
-                    model.site.vessel_po2_mmhg * model.modifiers.po2_factor,
-                    model.site.baseline_stiffness_kpa,
-                    systemic,
-                )
-                check_lesions(name, *model.lesions.guarded(), t_new)
-                lesion_series[name] = model.lesions.series()
-                expected = lesion_series[name]["expected_detectable_lesions"]
-                if math.isnan(loop.outgrowth[name]) and expected >= median:
-                    loop.outgrowth[name] = crossing_time(
-                        t, t_new, loop.previous_expected[name], expected, median
+    def advance(self, progress, checkpoint=None, header=None, every=None) -> None:
+        """Step until every run has left the batch, checkpointing when asked."""
+        bar = progress_bar(self.days, progress, "batch" if self.batch.size > 1 else "simulating")
+        shown = float(self.t.min()) if self.ids.size else self.days
+        if bar is not None:
+            bar.update(shown)
+        next_ck = (math.floor(shown / every + 1e-9) + 1) * every if every else math.inf
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+            while self.ids.size:
+                self._step()
+                done = self.t[:, 0] >= self.horizon[:, 0] - 1e-9
+                if self.stop_at_death:  # once the first output day at or past the death is kept
+                    dead = np.isfinite(self.death[:, 0])
+                    done |= dead & (
+                        self.next_out > np.searchsorted(self.out_days, self.death[:, 0])
                     )
-                loop.previous_expected[name] = expected
-            outcomes = patient(lesion_series)
-            burden = loop.cells + outcomes["metastatic_burden_cells"]
-            if math.isnan(loop.death_day) and burden >= lethal:
-                loop.death_day = crossing_time(t, t_new, loop.previous_burden, burden, lethal)
-            loop.previous_burden = burden
-            loop.t = t_new
-            loop.steps += 1
-            if bar is not None:
-                bar.update(step)
-            at_event = any(abs(t_new - e) < 1e-9 for e in event_days)
-            z = _controlled(models, lesion_series)
-            dz = z - loop.z
-            err = local_error(step, dz, loop.last_step, loop.last_dz)
-            if err > loop.max_error:
-                loop.max_error = float(err)
-            loop.dt = next_dt(step, loop.dt, err, at_event, st)
-            loop.z, loop.last_dz = z, dz
-            loop.last_step = 0.0 if at_event else step
-            if (
-                loop.next_out < len(out_days)
-                and abs(t_new - out_days[loop.next_out]) < 1e-9 * scale
-            ):
-                series = {name: model.series() for name, model in models.items()}
-                recorder.record(
-                    float(out_days[loop.next_out]), {**systemic, **outcomes}, models, series
+                if done.any():
+                    self._take(np.nonzero(~done)[0])
+                low = float(self.t.min()) if self.ids.size else self.days
+                if bar is not None:
+                    bar.update(low - shown)
+                shown = low
+                if self.ids.size and low >= next_ck - 1e-9:
+                    ckpt.save_batch(checkpoint, header, self)
+                    while next_ck <= low + 1e-9:
+                        next_ck += every
+        if bar is not None:
+            bar.close()
+
+    def _step(self) -> None:
+        p, t = self.p, self.t
+        rows = np.arange(self.ids.size)
+        while True:  # skip the stops already reached
+            reached = self.stops[rows, self.stop_index] <= t[:, 0] + 1e-9
+            if not reached.any():
+                break
+            self.stop_index += reached
+        target = np.minimum(self.stops[rows, self.stop_index], self.horizon[:, 0])[:, None]
+        step, t_new = next_step(t, self.dt, target, self.scale)
+
+        cut = self.pending & (np.abs(t - self.resect) < 1e-9) & (self.cells > 0.0)
+        self.cells = np.where(cut, self.cells * p.primary.residual_fraction, self.cells)
+        self.pending &= ~cut
+        mods = modifiers_at(p.interventions, 0.5 * (t + t_new))
+        new_cells = primary.grow(self.cells, step, p.primary)
+        shed = primary.shed_cells(self.cells, new_cells, step, p.primary, p.dissemination)
+        for name, s in p.species.items():
+            self.plasma[name] = primary.advance_plasma(
+                self.plasma[name], self.cells, new_cells, step, s, mods.active_fraction(s)
+            )
+        self.cells = new_cells
+        self.shed_per_day = primary.shed_rate(self.cells, p.primary, p.dissemination)
+        failed: dict[int, str] = {}
+        systemic = self._systemic()
+        check_systemic_rows(systemic, t_new, failed)
+        arrest = shed * p.dissemination.arrest_fraction / step
+        column = np.minimum(self.next_out, self.out_days.size - 1)
+        hit = (self.next_out < self.out_days.size) & (
+            np.abs(t_new[:, 0] - self.out_days[column]) < 1e-9 * self.scale[:, 0]
+        )
+        # lesion cells are summed exactly where they are output or the burden could become
+        # lethal within this step or the next (at most dt_max): the burden grows no faster than
+        # its fastest growth law (above the laws' reference sizes, far below a lethal burden).
+        # Elsewhere an upper bound stands in, so a death is never missed and the burden before
+        # a crossing is exact, as alone
+        lethal = p.lesions.lethal_burden_cells
+        fastest = np.maximum(p.lesions.growth_rate_per_day, p.primary.growth_rate_per_day)
+        reach = np.exp(fastest * (step + p.stepping.dt_max_days))
+        want = (self.previous_burden * reach >= lethal)[:, 0]
+        if self.keep != "events":
+            want |= hit
+        lesion_series = {}
+        median = math.log(2.0)
+        for name, site in self.sites.items():
+            site.set_modifiers(mods)
+            site.step(step, self.plasma, arrest * p.sites[name].dtc_routing_fraction)
+            series = site.lesions.series(want)
+            check_site_rows(name, site, t_new, failed, systemic)
+            lesion_series[name] = series
+            expected = series["expected_detectable_lesions"]
+            first = np.isnan(self.outgrowth[name]) & (expected >= median)
+            if first.any():
+                crossed = crossing_time(t, t_new, self.previous_expected[name], expected, median)
+                self.outgrowth[name] = np.where(first, crossed, self.outgrowth[name])
+            self.previous_expected[name] = expected
+        burden = self.cells + sum(s["metastasis_cells"] for s in lesion_series.values())
+        bounded = ~want & (burden * reach >= lethal)[:, 0]
+        if bounded.any():  # an upper bound came near the lethal burden: sum those rows exactly
+            for name, site in self.sites.items():
+                exact = site.lesions.cells(bounded)
+                lesion_series[name]["metastasis_cells"] = np.where(
+                    bounded[:, None], exact, lesion_series[name]["metastasis_cells"]
                 )
-                loop.next_out += 1
-            if t_new >= next_ck - 1e-9 and t_new < days - 1e-9:
-                ckpt.save_run(checkpoint, header, loop, models, recorder)
-                while next_ck <= t_new + 1e-9:
-                    next_ck += every_ck
-    if bar is not None:
-        bar.close()
-    resection = math.nan if resect_day is None or resect_day >= days else float(resect_day)
-    return RunRecord(
-        p,
-        models,
-        recorder,
-        loop.outgrowth,
-        geometry,
-        seed,
-        days,
-        events,
-        onset_day,
-        resection,
-        loop.death_day,
-        loop.steps,
-        loop.max_error,
-    )
+            burden = self.cells + sum(s["metastasis_cells"] for s in lesion_series.values())
+        dies = np.isnan(self.death) & (burden >= lethal)
+        if dies.any():
+            crossed = crossing_time(t, t_new, self.previous_burden, burden, lethal)
+            self.death = np.where(dies, crossed, self.death)
+        self.previous_burden = burden
+        self.t = t_new
+        self.rec.steps[self.ids] += 1
+        at_event = np.any(np.abs(t_new - self.event_days) < 1e-9, axis=1, keepdims=True)
+        z = self._controlled(lesion_series)
+        dz = z - self.z
+        err = local_error(step, dz, self.last_step, self.last_dz)
+        worse = err[:, 0] > self.rec.max_error[self.ids]
+        self.rec.max_error[self.ids[worse]] = err[worse, 0]
+        self.dt = next_dt(step, self.dt, err, at_event, p.stepping) + 0.0 * t
+        self.z, self.last_dz = z, dz
+        self.last_step = np.where(at_event, 0.0, step)
+        if hit.any():
+            at = np.nonzero(hit)[0]
+            self._record(at, self.next_out[at], lesion_series)
+            self.next_out[at] += 1
+        if failed:
+            for row, message in failed.items():
+                self.rec.errors[int(self.ids[row])] = message
+            self._take(np.setdiff1d(rows, list(failed)))
 
+    # --------------------------------------------------------------------- bookkeeping
+    def _controlled(self, lesion_series) -> np.ndarray:
+        """The error controller's quantities, (runs, sites x quantities), in site order."""
+        return np.concatenate(
+            [controlled(site, lesion_series[name]) for name, site in self.sites.items()], axis=1
+        )
 
-def _controlled(models: dict[str, SiteModel], series: dict[str, dict]) -> np.ndarray:
-    """The error controller's quantities of every site, in site order."""
-    return np.concatenate([controlled(model, series[name]) for name, model in models.items()])
+    def _systemic(self) -> dict[str, np.ndarray]:
+        p = self.p
+        return {
+            "tumour_cells": self.cells,
+            "tumour_diameter_mm": primary.diameter_mm(self.cells, p.primary),
+            **{f"plasma_{name}": self.plasma[name] for name in p.species},
+            "dissemination_rate": self.shed_per_day,
+        }
+
+    def _record(self, at: np.ndarray, column: np.ndarray, lesion_series) -> None:
+        rec, ids = self.rec, self.ids[at]
+        expected = sum(s["expected_detectable_lesions"] for s in lesion_series.values())
+        values = {
+            **self._systemic(),
+            "p_metastatic": -np.expm1(-expected),
+            "expected_detectable_lesions": expected,
+            "metastatic_burden_cells": sum(s["metastasis_cells"] for s in lesion_series.values()),
+        }
+        for key, kept in rec.systemic.items():
+            kept[ids, column] = np.broadcast_to(values[key], (self.ids.size, 1))[at, 0]
+        for name, site in self.sites.items():
+            series = {**site.series(), **lesion_series[name]}
+            for key, kept in rec.site_series[name].items():
+                kept[ids, column] = series[key][at, 0]
+            if rec.fields:
+                for key, value in site.state.items():
+                    rec.fields[name][key][ids, column] = value[at]
+            if rec.density:
+                for row, run, col in zip(at, ids, column, strict=True):
+                    rec.density[name][run, col] = site.lesions.density(row, self.edges)
+
+    def _take(self, keep: np.ndarray) -> None:
+        """Keep only the rows ``keep``; the others' results are final."""
+        gone = np.setdiff1d(np.arange(self.ids.size), keep)
+        for name in self.names:
+            self.rec.outgrowth[name][self.ids[gone]] = self.outgrowth[name][gone, 0]
+        self.rec.death_day[self.ids[gone]] = self.death[gone, 0]
+        for key in self.ROWS:
+            setattr(self, key, getattr(self, key)[keep])
+        for group in self.KEYED:
+            setattr(self, group, {k: v[keep] for k, v in getattr(self, group).items()})
+        if not keep.size:
+            return
+        self.p = self.batch.take(self.ids).stacked()
+        for site in self.sites.values():
+            site.take(keep, self.p)

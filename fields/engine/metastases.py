@@ -1,136 +1,282 @@
-"""The lesions of one organ site: cohorts of expected lesions growing in log size (days, cells).
+"""The lesions of one organ site for every run of a batch: cohorts of expected lesions growing
+in log size (days, cells), in (runs, capacity) arrays.
 
-Wraps :mod:`fields.model.lesions` with the site's state: the cohorts' log sizes and expected
-counts, the lesions founded so far, and the detection and avascular sizes of the site.
+Wraps :mod:`fields.model.lesions` with the site's state: each cohort's smallest and largest log
+size and expected count, the lesions founded so far, and the detection and avascular sizes of
+the site. Row r holds run r's cohorts in its first ``filled[r]`` columns, oldest first, so a run
+evolves as it would alone; empty columns carry zero lesions and add nothing to any sum. Cohorts
+wholly detectable and past the avascular limit settle: they are kept as keys on a growth clock,
+which is exact for their growth law and costs nothing per step.
 """
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from fields.model import lesions
-from fields.parameters import Parameters, SiteParameters
+from fields.numerics import kernels, lesion_kernels
+from fields.parameters import Parameters
 
 
 class SiteLesions:
-    """Expected lesions of one site, as cohorts (log size, expected number)."""
+    """Expected lesions of one site, per run (cohorts of log size and expected number)."""
 
-    def __init__(self, site: SiteParameters, p: Parameters) -> None:
+    def __init__(self, site_name: str, p: Parameters, runs: int) -> None:
         self.p = p.lesions
-        excess = max(site.dtc_hostility - 1.0, 0.0)  # a permissive soil clears none
+        site = p.sites[site_name]
+        excess = np.maximum(site.dtc_hostility - 1.0, 0.0)
         self.clearance = p.lesions.micrometastasis_clearance_per_day * excess
+        self.clears = bool(np.any(self.clearance > 0.0))
         per_mm3 = p.primary.cells_per_mm3
         self.detect = lesions.log_cells_at_diameter(self.p.detection_diameter_mm, per_mm3)
         self.switch = lesions.log_cells_at_diameter(site.avascular_limit_mm, per_mm3)
-        self.edges = lesions.size_edges(self.p)
-        self.lo = np.zeros(0)  # ln(cells) of the smallest lesions of each cohort
-        self.hi = np.zeros(0)  # ln(cells) of the largest lesions of each cohort
-        self.count = np.zeros(0)  # expected lesions in each cohort
-        self.founded = 0.0  # expected lesions founded so far
-        # settled cohorts (wholly detectable and past the avascular limit), as clock keys
-        self.level = max(self.detect, self.switch)
-        self.ln_k = math.log(self.p.carrying_capacity_cells)
-        self.settled_lo = np.zeros(0)
-        self.settled_hi = np.zeros(0)
-        self.settled_count = np.zeros(0)
-        self.settled_total = 0.0  # their expected lesions, all detectable
-        self.clock = 0.0
+        self.keep = int(self.p.max_cohorts)
+        self.lo = np.zeros((runs, self.keep + 1))
+        self.hi = np.zeros((runs, self.keep + 1))
+        self.count = np.zeros((runs, self.keep + 1))
+        self.filled = np.zeros(runs, dtype=int)
+        self.founded = np.zeros((runs, 1))
+        # settled cohorts (wholly detectable and past the avascular limit), keyed on a clock
+        self.level = _column(np.maximum(self.detect, self.switch), runs)
+        self.law = 0 if self.p.growth_law == "exponential" else 1
+        self.ln_k = _column(np.log(self.p.carrying_capacity_cells), runs)
+        self.settled_lo = np.zeros((runs, self.keep + 1))
+        self.settled_hi = np.zeros((runs, self.keep + 1))
+        self.settled_count = np.zeros((runs, self.keep + 1))
+        self.settled_filled = np.zeros(runs, dtype=int)
+        self.settled_total = np.zeros(runs)
+        # the key of the largest settled lesion: the smallest key (Gompertz) or the largest
+        self.settled_best = np.full(runs, np.inf if self.law else -np.inf)
+        self.clock = np.zeros(runs)
+        self._ok: np.ndarray | None = None  # finite rows, from the last compiled series
 
-    #: the state a checkpoint keeps: arrays, then floats
-    STATE = ("lo", "hi", "count", "settled_lo", "settled_hi", "settled_count")
-    SCALARS = ("founded", "settled_total", "clock")
+    #: the per-run arrays a batch checkpoint keeps
+    STATE = (
+        "lo",
+        "hi",
+        "count",
+        "filled",
+        "founded",
+        "settled_lo",
+        "settled_hi",
+        "settled_count",
+        "settled_filled",
+        "settled_total",
+        "settled_best",
+        "clock",
+    )
 
-    def step(self, dt: float, founded: float, support: float) -> None:
-        """Clear micrometastases, grow every cohort over dt days with ``support`` beyond the
-        avascular limit, and add the ``founded`` lesions of this step as a new cohort."""
-        if self.clearance > 0.0 and self.count.size:  # micrometastases regress
-            small = self.hi < self.switch
-            self.count[small] *= np.exp(-self.clearance * dt)
-        n = self.count.size
-        # one exact growth map for both ends of every cohort, and for a lesion founded at the
-        # start of the step (the largest of the new cohort; the smallest, founded at the end,
-        # has one cell)
-        ends = lesions.grow(
-            np.concatenate((self.lo, self.hi, [0.0])), dt, support, self.switch, self.p
+    def take(self, keep: np.ndarray, p: Parameters, site_name: str) -> None:
+        """Keep the runs ``keep`` (indices), with the parameters of the smaller batch."""
+        # the cohort arrays are copied only as far as a row uses them (the rest is zeros)
+        width = {
+            "": int(self.filled.max(initial=0)),
+            "settled_": int(self.settled_filled.max(initial=0)),
+        }
+        kept = {}
+        for key in self.STATE:
+            value = getattr(self, key)
+            if value.ndim == 2 and value.shape[1] > 1:
+                used = width["settled_" if key.startswith("settled_") else ""]
+                kept[key] = np.zeros((keep.size, value.shape[1]))
+                kept[key][:, :used] = value[keep, :used]
+            else:
+                kept[key] = value[keep]
+        self.__init__(site_name, p, int(keep.size))
+        for key, value in kept.items():
+            setattr(self, key, value)
+
+    def _active(self) -> tuple:
+        return self.lo, self.hi, self.count, self.filled
+
+    def _settled(self) -> tuple:
+        return (
+            self.settled_lo,
+            self.settled_hi,
+            self.settled_count,
+            self.settled_filled,
+            self.settled_total,
+            self.settled_best,
+            self.clock,
+            self.ln_k,
+            self.law,
         )
-        self.lo, self.hi = ends[:n], ends[n : 2 * n]
-        self.clock += lesions.clock_increment(dt, support, self.p)
-        if founded > 0.0:
-            self.lo = np.append(self.lo, 0.0)
-            self.hi = np.append(self.hi, ends[-1])
-            self.count = np.append(self.count, founded)
-            self.founded += founded
-        self._settle()
-        if self.count.size > self.p.max_cohorts:
-            self.lo, self.hi, self.count = lesions.merge_closest(
-                self.lo, self.hi, self.count, self.p.max_cohorts
+
+    def step(self, dt: np.ndarray, founded: np.ndarray, support: np.ndarray) -> None:
+        """Clear micrometastases, grow every cohort over dt days ((runs, 1)) with ``support``
+        beyond the avascular limit, and add the ``founded`` lesions of this step as a new cohort
+        (its largest lesion founded at the start of the step, its smallest at the end)."""
+        used = int(self.filled.max(initial=0))
+        lo, hi, count = self.lo[:, :used], self.hi[:, :used], self.count[:, :used]
+        if self.clears and used:
+            count[...] = np.where(hi < self.switch, count * np.exp(-self.clearance * dt), count)
+        start = np.zeros((lo.shape[0], 1))
+        if kernels.backend() == "numba":
+            args = self._per_run(dt, support)
+            lesion_kernels.grow_log_sizes(self.lo, self.filled, *args)
+            lesion_kernels.grow_log_sizes(self.hi, self.filled, *args)
+            lesion_kernels.grow_log_sizes(start, np.ones(start.shape[0], dtype=np.int64), *args)
+            newest = start[:, 0]
+        else:
+            ends = lesions.grow(
+                np.concatenate((lo, hi, start), axis=1), dt, support, self.switch, self.p
+            )
+            lo[...], hi[...] = ends[:, :used], ends[:, used : 2 * used]
+            newest = ends[:, -1]
+        self.clock += np.broadcast_to(
+            lesions.clock_increment(dt, support, self.p), (lo.shape[0], 1)
+        )[:, 0]
+        rows = np.nonzero(founded[:, 0] > 0.0)[0]
+        cols = self.filled[rows]
+        self.lo[rows, cols] = 0.0
+        self.hi[rows, cols] = newest[rows]
+        self.count[rows, cols] = founded[rows, 0]
+        self.filled[rows] += 1
+        self.founded[rows, 0] += founded[rows, 0]
+        if kernels.backend() == "numba":
+            lesion_kernels.settle_rows(self._active(), self._settled(), self.level)
+        else:
+            self._settle_numpy()
+        if (self.filled > self.keep).any():
+            lesion_kernels.merge_rows(
+                self.lo, self.hi, self.count, self.filled, self.keep, lesions.merge_closest
             )
 
-    def _settle(self) -> None:
-        """Move the cohorts now wholly at or beyond ``level`` to the settled store, in order,
-        while it has room (a cohort left active is exact too, only not free)."""
-        room = self.p.max_cohorts + 1 - self.settled_count.size
-        move = np.nonzero(self.lo >= self.level)[0][:room]
-        if move.size == 0:
-            return
-        self.settled_lo = np.append(
-            self.settled_lo,
-            lesions.settle_key(self.lo[move], self.clock, self.ln_k, self.p.growth_law),
-        )
-        self.settled_hi = np.append(
-            self.settled_hi,
-            lesions.settle_key(self.hi[move], self.clock, self.ln_k, self.p.growth_law),
-        )
-        self.settled_count = np.append(self.settled_count, self.count[move])
-        for c in self.count[move]:  # in order, as the batch does
-            self.settled_total += c
-        stay = np.ones(self.count.size, dtype=bool)
-        stay[move] = False
-        self.lo, self.hi, self.count = self.lo[stay], self.hi[stay], self.count[stay]
+    def _settle_numpy(self) -> None:
+        """Move the cohorts wholly at or beyond ``level`` to the settled store, row by row and in
+        order, while it has room (the reference of the compiled kernel)."""
+        room = self.keep + 1 - self.settled_filled
+        law = self.p.growth_law
+        for r in range(self.lo.shape[0]):
+            n = self.filled[r]
+            move = np.nonzero(self.lo[r, :n] >= self.level[r])[0][: room[r]]
+            if move.size == 0:
+                continue
+            k, m = self.settled_filled[r], move.size
+            keys_lo = lesions.settle_key(self.lo[r, move], self.clock[r], self.ln_k[r], law)
+            keys_hi = lesions.settle_key(self.hi[r, move], self.clock[r], self.ln_k[r], law)
+            self.settled_lo[r, k : k + m] = keys_lo
+            self.settled_hi[r, k : k + m] = keys_hi
+            self.settled_count[r, k : k + m] = self.count[r, move]
+            for c in self.count[r, move]:
+                self.settled_total[r] += c
+            pick = np.min if self.law else np.max  # the largest lesion's key
+            self.settled_best[r] = pick(np.append(keys_hi, self.settled_best[r]))
+            self.settled_filled[r] = k + m
+            stay = np.ones(n, dtype=bool)
+            stay[move] = False
+            for a in (self.lo, self.hi, self.count):
+                kept = a[r, :n][stay]
+                a[r, :] = 0.0
+                a[r, : kept.size] = kept
+            self.filled[r] = n - m
 
-    def guarded(self) -> tuple[np.ndarray, np.ndarray]:
-        """(sizes, counts) the lesion guard checks: the active cohorts, with the clock and the
-        settled total (the settled keys and counts were checked when they settled)."""
-        return np.append(self.hi, self.clock), np.append(self.count, self.settled_total)
-
-    def settled_sizes(self) -> tuple[np.ndarray, np.ndarray]:
-        """(lo, hi) log sizes of the settled cohorts now (ln cells)."""
+    def guarded(self, r: int) -> tuple[np.ndarray, np.ndarray]:
+        """Run r's (sizes, counts) the lesion guard checks: the active cohorts, with the clock
+        and the settled total (the settled keys and counts were checked when they settled)."""
+        n = self.filled[r]
         return (
-            lesions.settled_size(self.settled_lo, self.clock, self.ln_k, self.p.growth_law),
-            lesions.settled_size(self.settled_hi, self.clock, self.ln_k, self.p.growth_law),
+            np.append(self.hi[r, :n], self.clock[r]),
+            np.append(self.count[r, :n], self.settled_total[r]),
         )
 
-    def cohorts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(lo, hi, count) of every cohort, active then settled."""
-        lo, hi = self.settled_sizes()
+    def settled_sizes(self, r: int) -> tuple[np.ndarray, np.ndarray]:
+        """Run r's settled (lo, hi) log sizes now (ln cells)."""
+        n = self.settled_filled[r]
+        law, clock, ln_k = self.p.growth_law, self.clock[r], self.ln_k[r]
         return (
-            np.concatenate((self.lo, lo)),
-            np.concatenate((self.hi, hi)),
-            np.concatenate((self.count, self.settled_count)),
+            lesions.settled_size(self.settled_lo[r, :n], clock, ln_k, law),
+            lesions.settled_size(self.settled_hi[r, :n], clock, ln_k, law),
         )
 
-    def expected_detectable(self) -> float:
-        """Expected lesions at or above the detection size."""
-        return self.settled_total + lesions.expected_above(
-            self.lo, self.hi, self.count, self.detect
+    def cohorts(self, r: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Run r's (lo, hi, count) of every cohort, active then settled."""
+        n, m = self.filled[r], self.settled_filled[r]
+        lo, hi = self.settled_sizes(r)
+        return (
+            np.concatenate((self.lo[r, :n], lo)),
+            np.concatenate((self.hi[r, :n], hi)),
+            np.concatenate((self.count[r, :n], self.settled_count[r, :m])),
         )
 
-    def series(self) -> dict[str, float]:
-        """The site's lesion series now."""
-        expected = self.expected_detectable()
+    def _per_run(self, dt: np.ndarray, support: np.ndarray) -> tuple:
+        runs = dt.shape[0]
+
+        def row(x) -> np.ndarray:
+            return np.ascontiguousarray(np.broadcast_to(x, (runs, 1))[:, 0], dtype=float)
+
+        law = 0 if self.p.growth_law == "exponential" else 1
+        ln_k = np.log(self.p.carrying_capacity_cells)
+        return row(dt), row(support), row(self.switch), row(lesions._rate(self.p)), row(ln_k), law
+
+    def _view(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        used = int(self.filled.max(initial=0))
+        return self.lo[:, :used], self.hi[:, :used], self.count[:, :used]
+
+    def cells(self, rows: np.ndarray) -> np.ndarray:
+        """The lesion cells of the runs ``rows`` (bool), summed exactly; 0 elsewhere."""
+        if kernels.backend() != "numba":
+            return np.where(rows[:, None], self.series()["metastasis_cells"], 0.0)
+        runs = self.lo.shape[0]
+        detect = np.ascontiguousarray(np.broadcast_to(self.detect, (runs, 1))[:, 0], dtype=float)
+        total = lesion_kernels.lesion_sums(
+            self._active(), self._settled(), detect, rows, lesions._WIDTH, True
+        )[1]
+        return total[:, None]
+
+    def series(self, cells: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """Each run's lesion series now, as (runs, 1) arrays. With the compiled kernels, the
+        lesion cells are summed only for the rows where ``cells`` is true (elsewhere they are
+        an upper bound: the lesions founded times the largest size)."""
+        if kernels.backend() == "numba":
+            return self._series_compiled(cells)
+        lo, hi, count = self._view()
+        above = 1.0 - lesions.fraction_below(self.detect, lo, hi)
+        expected = (np.sum(count * above, axis=1) + self.settled_total)[:, None]
+        total = np.array([lesions.cells(*self.cohorts(r)) for r in range(lo.shape[0])])
         return {
             "expected_detectable_lesions": expected,
-            "p_detectable_metastasis": -math.expm1(-expected),
-            "metastasis_cells": lesions.cells(*self.cohorts()),
-            "founded_lesions": self.founded,
+            "p_detectable_metastasis": -np.expm1(-expected),
+            "metastasis_cells": total[:, None],
+            "founded_lesions": self.founded.copy(),
         }
 
-    def density(self) -> np.ndarray:
-        """Lesions per unit ln(cells) on the output size grid."""
-        return lesions.density(*self.cohorts(), self.edges)
+    def _series_compiled(self, cells: np.ndarray | None) -> dict[str, np.ndarray]:
+        runs = self.lo.shape[0]
+        want = np.ones(runs, dtype=bool) if cells is None else np.asarray(cells, dtype=bool)
+        detect = np.ascontiguousarray(np.broadcast_to(self.detect, (runs, 1))[:, 0], dtype=float)
+        expected, total, top, self._ok = lesion_kernels.lesion_sums(
+            self._active(), self._settled(), detect, want, lesions._WIDTH
+        )
+        with np.errstate(over="ignore"):
+            bound = self.founded[:, 0] * np.exp(top)
+        total = np.where(want, total, np.where(self.filled > 0, bound, 0.0))
+        expected = expected[:, None]
+        return {
+            "expected_detectable_lesions": expected,
+            "p_detectable_metastasis": -np.expm1(-expected),
+            "metastasis_cells": total[:, None],
+            "founded_lesions": self.founded.copy(),
+        }
 
-    def centres(self) -> np.ndarray:
-        """Geometric bin centres of the output size grid (cells)."""
-        return np.exp(0.5 * (self.edges[:-1] + self.edges[1:]))
+    def density(self, r: int, edges: np.ndarray) -> np.ndarray:
+        """Run r's lesions per unit ln(cells) on the output size grid."""
+        return lesions.density(*self.cohorts(r), edges)
+
+    def finite(self) -> np.ndarray:
+        """Rows whose cohorts are finite with non-negative counts (after :meth:`series`)."""
+        if kernels.backend() == "numba" and self._ok is not None:
+            return self._ok
+        lo, hi, count = self._view()
+        return (
+            np.isfinite(self.clock)
+            & np.isfinite(lo).all(axis=1)
+            & np.isfinite(hi).all(axis=1)
+            & np.isfinite(count).all(axis=1)
+            & (count >= 0.0).all(axis=1)
+        )
+
+
+def _column(value, runs: int) -> np.ndarray:
+    """A scalar or (runs, 1) parameter as a contiguous (runs,) array."""
+    return np.ascontiguousarray(np.broadcast_to(value, (runs, 1))[:, 0], dtype=float)

@@ -1,7 +1,7 @@
-"""Step choice and event times shared by the per-run loop and the batched loop (days).
+"""Step choice and event times of the time loop (days).
 
-Each function takes floats (one run) or arrays of shape (runs, 1) (a batch) and gives the same
-numbers for a run either way.
+Each function takes arrays of shape (runs, 1) (a batch; a single run is a batch of one), or
+floats, and gives the same numbers for a run either way.
 
 Error-controlled steps (``stepping.controller = "error"``). Every update of the loop is exact for
 coefficients frozen over the step (growth laws, plasma, the DTC and stroma relaxations), so the
@@ -76,8 +76,8 @@ LADDER = 4  # rungs per doubling of the error-controlled step
 
 
 def controlled(site, lesion_series: dict) -> np.ndarray:
-    """ln(y + floor) of the quantities of :data:`CONTROLLED` at one site: shape (q,) for a
-    :class:`~fields.engine.site.SiteModel`, (runs, q) for a batch site."""
+    """ln(y + floor) of the quantities of :data:`CONTROLLED` at one site
+    (a :class:`~fields.engine.site.Site`), shape (runs, q)."""
     s, w = site.state, site.weights
     batch = np.ndim(s["lox"]) == 2
 

@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 
 from fields.core.errors import FieldsInputError
-from fields.engine.batch import run_batch
 from fields.engine.inputs import site_patches
+from fields.engine.loop import run
 from fields.engine.stepping import crossing_time
 from fields.experiments.run import simulate
 from fields.experiments.run_values import RunValues
@@ -202,7 +202,7 @@ def run_chunk(study: Study, indices: list[int], designs: list[dict[str, Any]]) -
         return [run_one(study, i, u) for i, u in zip(indices, designs, strict=True)]
     try:
         # no study output reads the lesion-size densities: keep the series only
-        record = run_batch(batch, **_run_arguments(study), keep="series")
+        record = run(batch, **_run_arguments(study), keep="series")
     except FieldsInputError:  # e.g. runs on grids of different sizes: they go one by one
         return [run_one(study, i, u) for i, u in zip(indices, designs, strict=True)]
     except Exception as exc:  # the whole batch failed: every run says why

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import xarray as xr
 
-from fields.core.errors import NumericalError
-from fields.engine.batch import run_batch
+from fields.core.errors import FieldsInputError, NumericalError
 from fields.engine.loop import DEFAULT_SITES, run
 from fields.io.tree import build_tree
 from fields.parameters import Parameters
@@ -61,7 +60,9 @@ def simulate(
         NaN, Inf or a bound violation, naming the site, variable, day and likely cause.
     """
     p = Parameters() if params is None else params
-    record = run(
+    if not isinstance(p, Parameters):
+        raise FieldsInputError(f"params = {type(p).__name__} is not allowed: a fields.Parameters")
+    record = run(  # a batch of one: the same code path as every run of simulate_batch
         p,
         sites=sites,
         days=days,
@@ -69,12 +70,15 @@ def simulate(
         seed=seed,
         output_every_days=output_every_days,
         store_fields=store_fields,
+        keep="full",
         progress=progress,
         checkpoint=checkpoint,
         checkpoint_every_days=checkpoint_every_days,
         resume=resume,
     )
-    return build_tree(record)
+    if record.errors:
+        raise NumericalError(record.errors[0])
+    return build_tree(record.run_record(0))
 
 
 def simulate_batch(
@@ -88,7 +92,7 @@ def simulate_batch(
     progress: bool | None = False,
 ) -> list[xr.DataTree]:
     """Run many parameter sets as one batch (any geometry) and return one DataTree per run,
-    each equal to :func:`simulate`'s to round-off. The sets may differ only in numbers.
+    each equal to :func:`simulate`'s of the same set. The sets may differ only in numbers.
 
     Raises
     ------
@@ -97,7 +101,7 @@ def simulate_batch(
     fields.NumericalError
         The first run that failed a numerical guard (its index in the message).
     """
-    record = run_batch(
+    record = run(
         params,
         sites=sites,
         days=days,
@@ -110,5 +114,5 @@ def simulate_batch(
     )
     if record.errors:
         first = min(record.errors)
-        raise NumericalError(record.errors[first])
+        raise NumericalError(f"run {first}: {record.errors[first]}")
     return [build_tree(record.run_record(i)) for i in range(record.size)]

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import xarray as xr
 
-from fields.engine.batch_record import BatchRecord
+from fields.engine.record import Record
 
 
 @dataclass
@@ -55,7 +55,7 @@ class RunValues:
         )
 
     @classmethod
-    def from_batch(cls, rec: BatchRecord, i: int) -> RunValues:
+    def from_batch(cls, rec: Record, i: int) -> RunValues:
         """Run i of a batch record (its outputs up to its own horizon)."""
         n = rec.output_count(i)
         return cls(

@@ -27,13 +27,13 @@ with contextlib.suppress(ImportError):  # xarray imports dask on first use when 
     import dask.array  # noqa: F401  # pay that at import, not inside the first simulation
 
 from fields.core.version import __version__
-from fields.engine.recorder import RunRecord, stacked
+from fields.engine.record import RunRecord
 from fields.io.attrs import attrs_for
 
 
 def build_tree(run: RunRecord) -> xr.DataTree:
     """Assemble the result tree from a finished run."""
-    p, rec = run.params, run.recorder
+    p = run.params
     attrs = attrs_for(p)
 
     def var(name: str, dims: tuple[str, ...], data: Any) -> xr.Variable:
@@ -43,7 +43,7 @@ def build_tree(run: RunRecord) -> xr.DataTree:
     def coord(name: str, values: np.ndarray) -> xr.Variable:
         return var(name, (name,), np.asarray(values, dtype=float))
 
-    time = coord("time", np.array(rec.times))
+    time = coord("time", np.array(run.times))
     scalars = {
         "diagnosis_day": run.resection_day,
         "resection_day": run.resection_day,
@@ -51,7 +51,7 @@ def build_tree(run: RunRecord) -> xr.DataTree:
     }
     root = xr.Dataset(
         {
-            **{name: var(name, ("time",), np.array(v)) for name, v in rec.systemic.items()},
+            **{name: var(name, ("time",), np.array(v)) for name, v in run.systemic.items()},
             **{name: var(name, (), float(value)) for name, value in scalars.items()},
         },
         coords={"time": time},
@@ -76,25 +76,23 @@ def build_tree(run: RunRecord) -> xr.DataTree:
         },
     )
     children: dict[str, xr.Dataset] = {"/": root}
-    for name, model in run.sites.items():
-        patch = model.patch
+    for name, patch in run.patches.items():
         variables: dict[str, xr.Variable] = {
             key: var(key, ("time",), np.array(values))
-            for key, values in rec.site_series[name].items()
+            for key, values in run.site_series[name].items()
         }
         variables["vessel"] = var("vessel", patch.dims, patch.to_grid(patch.vessel.astype(np.int8)))
         variables["time_to_outgrowth_days"] = var(
             "time_to_outgrowth_days", (), float(run.outgrowth[name])
         )
-        if name in rec.lesion_density:  # a batched sweep run keeps the series only
+        if name in run.density:  # a sweep's runs keep the series only
             variables["lesion_density"] = var(
-                "lesion_density", ("time", "lesion_size"), np.stack(rec.lesion_density[name])
+                "lesion_density", ("time", "lesion_size"), np.array(run.density[name])
             )
-        if rec.store_fields:
-            for key, frames in rec.site_fields[name].items():
-                variables[key] = var(key, ("time", *patch.dims), stacked(frames))
+        for key, frames in run.fields.get(name, {}).items():
+            variables[key] = var(key, ("time", *patch.dims), np.asarray(frames))  # a view
         coords = {dim: coord(dim, patch.coords[dim]) for dim in patch.dims}
-        coords["lesion_size"] = coord("lesion_size", model.lesions.centres())
+        coords["lesion_size"] = coord("lesion_size", run.lesion_sizes)
         site = p.sites[name]
         children[f"/{name}"] = xr.Dataset(
             variables,

@@ -126,6 +126,12 @@ def size_edges(p: LesionParameters) -> np.ndarray:
     return np.linspace(0.0, math.log(p.carrying_capacity_cells), p.size_bins + 1)
 
 
+def size_centres(p: LesionParameters) -> np.ndarray:
+    """Geometric centres of the lesion-density bins (cells)."""
+    edges = size_edges(p)
+    return np.exp(0.5 * (edges[:-1] + edges[1:]))
+
+
 _WIDTH = 1e-12  # a cohort narrower than this (in ln cells) is treated as a point
 
 

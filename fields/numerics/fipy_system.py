@@ -52,6 +52,7 @@ class SystemProbe:
     def __init__(self, mesh: fp.meshes.mesh.Mesh, wall_faces: object | None = None) -> None:
         self.mesh = mesh
         self.n = int(mesh.numberOfCells)
+        self.wall_faces = wall_faces
         self._sys = FiPySystem(mesh, 1.0, wall_faces)
         self._pieces: dict[str, dict[str, object]] = {}
         self.assemblies = 0

@@ -35,17 +35,33 @@ def divide_in_cosine_basis(values: np.ndarray, denominator: np.ndarray) -> np.nd
 
 
 class CosineDiffusion:
-    """Implicit diffusion steps on a grid of ``shape`` cells of side ``spacing`` (um), with
-    diffusivity ``diffusivity`` (um^2 per time unit of dt); arrays in C order of ``shape``."""
+    """Backward-Euler diffusion steps of every run of a batch at once on a grid of ``shape``
+    cells of side ``spacing`` (um), each run with its own diffusivity (``diffusivity``: a number
+    or one per run, um^2 per time unit of dt) and step."""
 
-    def __init__(self, shape: tuple[int, ...], spacing: float, diffusivity: float) -> None:
+    def __init__(self, shape: tuple[int, ...], spacing: float, diffusivity) -> None:
         self.shape = tuple(int(n) for n in shape)
-        self.diffusivity = float(diffusivity)
+        self.diffusivity = np.asarray(diffusivity, dtype=float).reshape(-1, 1)
         self.eigenvalues = laplacian_eigenvalues(self.shape, [spacing**-2] * len(self.shape))
 
-    def step(self, values: np.ndarray, dt: float) -> np.ndarray:
-        """u after one backward-Euler step of dt from ``values`` (flat, FiPy cell order)."""
-        return divide_in_cosine_basis(values, 1.0 + dt * self.diffusivity * self.eigenvalues)
+    def take(self, keep: np.ndarray) -> None:
+        """Keep only the runs ``keep`` (indices)."""
+        if self.diffusivity.shape[0] > 1:
+            self.diffusivity = self.diffusivity[keep]
+
+    def step(self, values: np.ndarray, dt) -> np.ndarray:
+        """u after one step of dt (a number or one per run) from ``values``: (runs, n) in FiPy
+        cell order, or (n,) for a single run."""
+        single = np.ndim(values) == 1
+        grid = np.reshape(values, (-1, *self.shape))
+        axes = tuple(range(1, len(self.shape) + 1))
+        coefficients = fft.dctn(grid, type=2, norm="ortho", axes=axes)
+        scale = (np.asarray(dt, dtype=float).reshape(-1, 1) * self.diffusivity).reshape(
+            (-1,) + (1,) * len(self.shape)
+        )
+        coefficients /= 1.0 + scale * self.eigenvalues
+        out = fft.idctn(coefficients, type=2, norm="ortho", axes=axes).reshape(grid.shape[0], -1)
+        return out[0] if single else out
 
 
 class CosineCG:

@@ -41,17 +41,17 @@ def test_resume_after_interruption_equals_uninterrupted_run(tmp_path, monkeypatc
     import fields.engine.loop as _  # noqa: F401  (the module, for the patch below)
 
     module = sys.modules["fields.engine.loop"]
-    real = module.check_site
+    real = module.check_site_rows
 
-    def interrupt(site, state, t, *args, **kw):
-        if t > 700:
+    def interrupt(name, site, t_new, *args, **kw):
+        if float(t_new.min()) > 700:
             raise KeyboardInterrupt
-        return real(site, state, t, *args, **kw)
+        return real(name, site, t_new, *args, **kw)
 
-    monkeypatch.setattr(module, "check_site", interrupt)
+    monkeypatch.setattr(module, "check_site_rows", interrupt)
     with pytest.raises(KeyboardInterrupt):
         fields.simulate(p, checkpoint=ck, checkpoint_every_days=250, **kwargs)
-    monkeypatch.setattr(module, "check_site", real)
+    monkeypatch.setattr(module, "check_site_rows", real)
     assert ck.is_file()
     resumed = fields.simulate(p, checkpoint=ck, checkpoint_every_days=250, resume=True, **kwargs)
     xr.testing.assert_identical(_without_created(resumed), _without_created(reference))

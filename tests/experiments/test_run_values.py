@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fields.engine.batch import run_batch
+from fields.engine.loop import run
 from fields.experiments import study_from_dict
 from fields.experiments.outputs import run_outputs
 from fields.experiments.run_values import RunValues
@@ -39,7 +39,7 @@ def test_outputs_from_the_batch_equal_outputs_from_each_tree():
         }
     )
     params = [study.parameters_for({"primary.tvdt_days": v}) for v in (60.0, 120.0, 200.0)]
-    record = run_batch(
+    record = run(
         ParameterBatch.from_sets(params),
         sites=list(study.sites),
         days=[5400.0, 3600.0, 5400.0],  # one run with a shorter horizon

@@ -1,4 +1,5 @@
-"""The fast path of transport.py: default, reuse of assemblies and factorisations, 3D solver."""
+"""The fast path of the field solves: default, reuse of assemblies and factorisations, 3D
+solver, and whole runs against the plain-FiPy reference."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import pytest
 
 import fields
 from fields.engine.contract import field_names
-from fields.engine.site import SiteModel
+from fields.engine.site import Site
 from fields.numerics.fipy_system import SystemProbe
 from fields.numerics.geometry import make_patch
 from fields.numerics.operator import DiffusionReactionOperator
@@ -17,9 +18,10 @@ def test_fast_path_is_the_default():
     p = fields.Parameters()
     assert p.transport.solver == "fast"
     patch = make_patch("2d", p.sites["lung"], p.geometry.__class__(domain_um=200.0), seed=0)
-    model = SiteModel("lung", p.sites["lung"], p, patch)
-    assert {op.solver for op in model.ops.values()} == {"fast"}
-    assert {op.linear for op in model.ops.values()} == {"lu"}
+    model = Site("lung", p, [patch])
+    operators = [op.operators[0] for op in model.ops.values()]
+    assert {op.solver for op in operators} == {"fast"}
+    assert {op.linear for op in operators} == {"lu"}
 
 
 @pytest.mark.parametrize("transient", [False, True])
@@ -66,8 +68,8 @@ def test_symmetric_systems_use_ldl_and_agree_with_superlu(transient):
 def test_3d_grids_use_cosine_preconditioned_cg_not_lu():
     p = fields.Parameters().with_updates({"geometry.domain_3d_um": 100.0})
     patch = make_patch("3d", p.sites["lung"], p.geometry, seed=0)
-    model = SiteModel("lung", p.sites["lung"], p, patch)
-    assert {op.linear for op in model.ops.values()} == {"cosine"}
+    model = Site("lung", p, [patch])
+    assert {op.operators[0].linear for op in model.ops.values()} == {"cosine"}
 
 
 def test_new_reaction_coefficient_rebuilds_only_the_diagonal():

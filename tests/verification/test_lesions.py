@@ -5,7 +5,7 @@ m x_p^alpha) has the closed form
     n(s, t) = (m / lam) e^{alpha lam t} e^{-alpha s}   for 0 <= s <= lam t,
     N(t)    = m / (alpha lam) (e^{alpha lam t} - 1).
 
-Everything goes through the engine's own lesion state (:class:`SiteLesions`)."""
+Everything goes through the engine's own lesion state (:class:`SiteLesions`, one run)."""
 
 from __future__ import annotations
 
@@ -33,16 +33,28 @@ def exponential_params(**extra) -> fields.Parameters:
     )
 
 
+def one(x: float) -> np.ndarray:
+    """A number as the (runs, 1) column of a batch of one."""
+    return np.full((1, 1), float(x))
+
+
+def step(state: SiteLesions, dt: float, founded: float, support: float) -> None:
+    state.step(one(dt), one(founded), one(support))
+
+
+def cohorts(state: SiteLesions) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return state.cohorts(0)
+
+
 def simulate_iwata(dt: float, p: fields.Parameters) -> SiteLesions:
-    site = p.sites["lung"]
-    state = SiteLesions(site, p)
+    state = SiteLesions("lung", p, 1)
     state.switch = -1.0  # no avascular limit: every lesion grows at the full rate
     lam = p.lesions.growth_rate_per_day
     a = ALPHA * lam
     for k in range(round(T_END / dt)):
         t0, t1 = k * dt, (k + 1) * dt
         founded = M / a * (math.exp(a * t1) - math.exp(a * t0))  # exact inflow over the step
-        state.step(dt, founded, 1.0)
+        step(state, dt, founded, 1.0)
     return state
 
 
@@ -65,10 +77,11 @@ def test_lesion_count_and_size_distribution_match_iwata_on_the_default_grid():
     lam = p.lesions.growth_rate_per_day
     state = simulate_iwata(p.stepping.dt_max_days, p)  # the loop's largest step: 5 days
     exact_count = M / (ALPHA * lam) * math.expm1(ALPHA * lam * T_END)
-    assert abs(state.cohorts()[2].sum() - exact_count) <= 1e-12 * exact_count
-    density = state.density()
-    exact = closed_form_density(p, state.edges)
-    inside = state.edges[1:] <= lam * T_END - 1.0  # bins behind the moving front
+    assert abs(cohorts(state)[2].sum() - exact_count) <= 1e-12 * exact_count
+    edges = lesions.size_edges(p.lesions)
+    density = state.density(0, edges)
+    exact = closed_form_density(p, edges)
+    inside = edges[1:] <= lam * T_END - 1.0  # bins behind the moving front
     rel = np.abs(density[inside] - exact[inside]) / exact[inside]
     assert rel.max() < 0.01, rel.max()
 
@@ -82,7 +95,7 @@ def test_observed_order_of_convergence_in_size(convergence_report):
         state = simulate_iwata(dt, p)
         threshold = 8.0  # expected lesions above e^8 cells vs the closed form
         exact = M / (ALPHA * lam) * (math.exp(ALPHA * lam * (T_END - threshold / lam)) - 1.0)
-        got = lesions.expected_above(*state.cohorts(), threshold)
+        got = lesions.expected_above(*cohorts(state), threshold)
         widths.append(lam * dt)
         errors.append(abs(got - exact) / exact)
     order = np.polyfit(np.log(widths), np.log(errors), 1)[0]
@@ -98,14 +111,14 @@ def test_cells_in_lesions_are_conserved():
     founded lesions' cells; merging conserves the number of lesions."""
     p = exponential_params(**{"lesions.max_cohorts": 50})
     state = simulate_iwata(5.0, p)
-    before_cells = lesions.cells(*state.cohorts())
-    before_count = state.cohorts()[2].sum()
+    before_cells = lesions.cells(*cohorts(state))
+    before_count = cohorts(state)[2].sum()
     lam = p.lesions.growth_rate_per_day
-    state.step(7.0, 0.0, 1.0)
-    after = lesions.cells(*state.cohorts())
+    step(state, 7.0, 0.0, 1.0)
+    after = lesions.cells(*cohorts(state))
     assert abs(after - before_cells * math.exp(lam * 7.0)) <= 1e-10 * after
-    assert abs(state.cohorts()[2].sum() - before_count) <= 1e-12 * before_count
-    assert state.count.size <= 50 and (state.count >= 0.0).all()
+    assert abs(cohorts(state)[2].sum() - before_count) <= 1e-12 * before_count
+    assert state.filled[0] <= 50 and (state.count >= 0.0).all()
 
 
 @pytest.mark.parametrize("law", ["exponential", "gompertz"])
@@ -113,12 +126,12 @@ def test_a_lesion_without_limits_doubles_at_the_metastasis_tvdt(law):
     """No hidden slowdown: around 1e9 cells (the Gompertz reference) a lesion doubles in 82 days
     (the doubling centred on 1e9 cells: from 1e9/sqrt 2 to 1e9 sqrt 2)."""
     p = fields.Parameters().with_updates({"lesions.growth_law": law})
-    state = SiteLesions(p.sites["lung"], p)
+    state = SiteLesions("lung", p, 1)
     start = math.log(1e9 / math.sqrt(2.0))
-    state.lo, state.hi, state.count = np.array([start]), np.array([start]), np.array([1.0])
+    state.lo[0, 0], state.hi[0, 0], state.count[0, 0], state.filled[0] = start, start, 1.0, 1
     day = 0.0
-    while lesions.cells(*state.cohorts()) < 1e9 * math.sqrt(2.0):
-        state.step(0.5, 0.0, 1.0)  # support 1: at its full rate
+    while lesions.cells(*cohorts(state)) < 1e9 * math.sqrt(2.0):
+        step(state, 0.5, 0.0, 1.0)  # support 1: at its full rate
         day += 0.5
     assert abs(day - p.lesions.tvdt_days) <= 0.05 * p.lesions.tvdt_days
 
@@ -128,18 +141,19 @@ def test_settled_cohorts_grow_as_the_active_ones_would(law):
     """Cohorts past detection and the avascular limit settle onto the site's clock: their sizes,
     cells and detectable count equal those of cohorts grown step by step (no store at all)."""
     p = fields.Parameters().with_updates({"lesions.growth_law": law})
-    settling = SiteLesions(p.sites["lung"], p)
-    plain = SiteLesions(p.sites["lung"], p)
-    plain.level = math.inf  # never settles: every cohort grown step by step
+    settling = SiteLesions("lung", p, 1)
+    plain = SiteLesions("lung", p, 1)
+    plain.level = np.array([math.inf])  # never settles: every cohort grown step by step
     rng = np.random.default_rng(2)
     for _ in range(400):
         dt, founded, support = rng.uniform(0.5, 30.0), rng.uniform(0.0, 1e-3), rng.uniform(0, 1)
-        settling.step(dt, founded, support)
-        plain.step(dt, founded, support)
-    assert settling.settled_count.size > 50 and settling.count.size < plain.count.size
-    a, b = settling.cohorts(), plain.cohorts()
+        step(settling, dt, founded, support)
+        step(plain, dt, founded, support)
+    assert settling.settled_filled[0] > 50 and settling.filled[0] < plain.filled[0]
+    a, b = cohorts(settling), cohorts(plain)
     order_a, order_b = np.argsort(a[0], kind="stable"), np.argsort(b[0], kind="stable")
     for x, y in zip(a, b, strict=True):
         np.testing.assert_allclose(x[order_a], y[order_b], rtol=1e-12, atol=1e-12)
-    assert settling.expected_detectable() == pytest.approx(plain.expected_detectable(), rel=1e-12)
+    detectable = [x.series()["expected_detectable_lesions"][0, 0] for x in (settling, plain)]
+    assert detectable[0] == pytest.approx(detectable[1], rel=1e-12)
     assert lesions.cells(*a) == pytest.approx(lesions.cells(*b), rel=1e-12)

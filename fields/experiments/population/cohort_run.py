@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from fields.core.errors import FieldsInputError
-from fields.engine.batch import run_batch
+from fields.engine.loop import run
 from fields.experiments.population import outcomes
 from fields.experiments.population.cohort_file import Cohort
 from fields.model import primary
@@ -81,7 +81,7 @@ def run_chunk(cohort: Cohort, start: int, stop: int) -> dict[str, Any]:
             raise FieldsInputError(f"patient {bad} is never diagnosed: its primary never resects")
         every = cohort.output_every_days
         horizon = np.ceil((dx + cohort.follow_up_days) / every - 1e-9) * every
-        rec = run_batch(
+        rec = run(
             batch,
             list(cohort.sites),
             days=horizon,

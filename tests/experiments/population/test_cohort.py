@@ -122,14 +122,14 @@ def test_killed_cohort_resumes_without_rerunning_finished_patients(small, tmp_pa
 
 
 def test_a_failed_patient_keeps_its_message_and_the_others_go_on(monkeypatch):
-    real = cohort_run.run_batch
+    real = cohort_run.run
 
     def one_fails(batch, *args, **kwargs):
         rec = real(batch, *args, **kwargs)
         rec.errors[1] = "stiffness NaN at day 3 (test)"
         return rec
 
-    monkeypatch.setattr(cohort_run, "run_batch", one_fails)
+    monkeypatch.setattr(cohort_run, "run", one_fails)
     with pytest.warns(UserWarning, match="1 of 12 patients failed"):
         ds = cohort(SMALL, workers=0, progress=False)
     assert ds["status"].values[1] == 2 and "stiffness NaN" in str(ds["error"].values[1])

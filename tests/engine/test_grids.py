@@ -1,4 +1,5 @@
-"""The batched engine on 2d and 3d grids against the per-run engine: every output to 1e-8.
+"""The time loop on 2d and 3d grids: a run alone (fields.simulate, a batch of one) equals the
+same run at any position of a batch, bit for bit, stored fields included.
 
 Small grids (20 x 20 and 10^3 cells) keep the comparison quick; the solves, the oxygen, the
 motility in the cosine basis and the shared factorisations are the same code at any size. The
@@ -12,12 +13,11 @@ import pytest
 
 import fields
 from fields.core.errors import FieldsInputError
-from fields.engine.batch import run_batch
+from fields.engine.loop import run
 from fields.parameters import Parameters
 from fields.parameters.batch import ParameterBatch
-from tests.engine.batch_checks import close, interrupt_after
+from tests.engine.checks import identical, interrupt_after
 
-RTOL = 1e-8
 #: per geometry: sites, horizon (days) of the quick check
 QUICK = {"2d": (["lung", "liver"], 1460.0), "3d": (["lung"], 730.0)}
 
@@ -55,39 +55,32 @@ def _design(n: int, seed: int = 20261130) -> dict[str, np.ndarray]:
     }
 
 
-def _worst(batch: ParameterBatch, geometry: str, sites, days: float) -> float:
+def _alone_equals_batch(batch: ParameterBatch, geometry: str, sites, days: float) -> None:
     args = {"sites": sites, "days": days, "geometry": geometry, "output_every_days": 60.0}
     together = fields.simulate_batch(batch, **args)
-    worst = 0.0
     for i in range(batch.size):
-        alone = fields.simulate(batch.member(i), **args)
-        for node in alone.subtree:
-            other = together[i][node.path]
-            for name, var in node.dataset.data_vars.items():
-                worst = max(worst, close(var.values, other.dataset[name].values))
-    return worst
+        identical(fields.simulate(batch.member(i), **args), together[i], f"run {i}")
 
 
 @pytest.mark.parametrize("geometry", ["2d", "3d"])
-def test_every_output_matches_the_per_run_engine(geometry):
-    """8 random sets: every variable of every node, the stored fields included, to 1e-8."""
+def test_a_run_alone_is_the_same_run_in_a_batch_bit_for_bit(geometry):
+    """8 random sets: every variable of every node, the stored fields included."""
     sites, days = QUICK[geometry]
-    assert _worst(ParameterBatch(_base(), _design(8)), geometry, sites, days) <= RTOL
+    _alone_equals_batch(ParameterBatch(_base(), _design(8)), geometry, sites, days)
 
 
-def test_transient_factors_match_the_per_run_engine():
+def test_transient_factors_alone_and_in_a_batch():
     """Backward-Euler factors (transport.mode = "transient"): each run's own step size."""
     base = _base().with_updates({"transport.mode": "transient"})
-    batch = ParameterBatch(base, _design(2, seed=3))
-    assert _worst(batch, "2d", ["lung"], 365.0) <= RTOL
+    _alone_equals_batch(ParameterBatch(base, _design(2, seed=3)), "2d", ["lung"], 365.0)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("geometry", ["2d", "3d"])
-def test_64_random_sets_match_the_per_run_engine(geometry):
-    """The issue's 64 random parameter sets per geometry, two sites over four years."""
+def test_64_random_sets_alone_and_in_a_batch(geometry):
+    """64 random parameter sets per geometry, two sites over four years."""
     batch = ParameterBatch(_base(), _design(64, seed=64))
-    assert _worst(batch, geometry, ["lung", "liver"], 1460.0) <= RTOL
+    _alone_equals_batch(batch, geometry, ["lung", "liver"], 1460.0)
 
 
 @pytest.mark.parametrize("geometry", ["2d", "3d"])
@@ -95,9 +88,9 @@ def test_a_run_is_the_same_in_any_batch_at_any_position(geometry):
     sites, days = QUICK[geometry]
     batch = ParameterBatch(_base(), _design(6, seed=11))
     args = {"sites": sites, "days": days, "geometry": geometry, "output_every_days": 60.0}
-    whole = run_batch(batch, **args)
+    whole = run(batch, **args)
     picked = [4, 0, 2]
-    part = run_batch(batch.take(picked), **args)
+    part = run(batch.take(picked), **args)
     for j, i in enumerate(picked):
         for key, values in whole.systemic.items():
             np.testing.assert_array_equal(part.systemic[key][j], values[i])
@@ -110,13 +103,13 @@ def test_runs_of_one_grid_share_factorisations_and_responses():
     """Runs that differ only in the primary's growth share the sink of every factor: the
     batch factorises once per field and shares the responses to the wall and uniform
     sources, so it solves far fewer systems than its runs alone."""
-    from fields.engine.batch_site import BatchSite
+    from fields.engine.site import Site
 
     base = _base()
     batch = ParameterBatch(base, {"primary.tvdt_days": [60.0, 90.0, 120.0, 150.0]})
-    record = run_batch(batch, sites=["lung"], days=365.0, geometry="2d")
+    record = run(batch, sites=["lung"], days=365.0, geometry="2d")
     assert np.isfinite(record.systemic["tumour_cells"]).all()
-    site = BatchSite("lung", batch.stacked(), record.patches["lung"])
+    site = Site("lung", batch.stacked(), record.patches["lung"])
     plasma = {name: np.full((4, 1), 10.0) for name in base.species}
     site.initialise(plasma)
     for name in base.species:
@@ -128,19 +121,19 @@ def test_runs_of_one_grid_share_factorisations_and_responses():
 def test_a_batch_needs_one_grid():
     batch = ParameterBatch(_base(), {"geometry.domain_um": [200.0, 300.0]})
     with pytest.raises(FieldsInputError, match=r"sites\.lung: patches of \[400, 900\] cells"):
-        run_batch(batch, sites=["lung"], days=30.0, geometry="2d")
+        run(batch, sites=["lung"], days=30.0, geometry="2d")
 
 
 def test_an_interrupted_grid_batch_resumes_bit_for_bit(tmp_path, monkeypatch):
     batch = ParameterBatch(_base(), _design(3, seed=5))
     args = {"sites": ["lung"], "days": 1080.0, "geometry": "2d", "output_every_days": 60.0}
-    reference = run_batch(batch, **args)
+    reference = run(batch, **args)
     ck = tmp_path / "grid.ckpt"
     interrupt_after(monkeypatch, 500.0)
     with pytest.raises(KeyboardInterrupt):
-        run_batch(batch, checkpoint=ck, checkpoint_every_days=180.0, **args)
+        run(batch, checkpoint=ck, checkpoint_every_days=180.0, **args)
     monkeypatch.undo()
-    resumed = run_batch(batch, checkpoint=ck, checkpoint_every_days=180.0, resume=True, **args)
+    resumed = run(batch, checkpoint=ck, checkpoint_every_days=180.0, resume=True, **args)
     for key, values in reference.systemic.items():
         np.testing.assert_array_equal(resumed.systemic[key], values)
     for key, values in reference.site_series["lung"].items():
@@ -156,12 +149,12 @@ def test_memory_of_a_grid_batch_does_not_grow_with_simulated_time():
 
     batch = ParameterBatch(_base(), {"primary.tvdt_days": [60.0, 200.0]})
     args = {"sites": ["lung"], "geometry": "2d", "output_every_days": 365.0, "keep": "series"}
-    run_batch(batch, **{**args, "days": 30.0})  # caches: patch, probes
+    run(batch, **{**args, "days": 30.0})  # caches: patch, probes
     peaks = []
     for days in (3650.0, 7300.0):
         gc.collect()
         tracemalloc.start()
-        record = run_batch(batch, days=days, **args)
+        record = run(batch, days=days, **args)
         outputs = sum(v.nbytes for v in record.systemic.values()) + sum(
             v.nbytes for series in record.site_series.values() for v in series.values()
         )
@@ -172,16 +165,16 @@ def test_memory_of_a_grid_batch_does_not_grow_with_simulated_time():
 
 def test_runs_with_their_own_horizons_leave_a_grid_batch():
     """Runs that reach their horizon leave the batch (their solvers with them); the others go
-    on and equal runs alone."""
+    on and equal runs alone, bit for bit."""
     batch = ParameterBatch(_base(), _design(3, seed=5))
     horizons = [600.0, 1200.0, 900.0]
     args = {"sites": ["lung"], "geometry": "2d", "output_every_days": 60.0}
-    record = run_batch(batch, days=horizons, store_fields=True, **args)
+    record = run(batch, days=horizons, store_fields=True, **args)
     for i, days in enumerate(horizons):
         alone = fields.simulate(batch.member(i), days=days, **args)
         n = alone.sizes["time"]
         for key in ("tumour_cells", "expected_detectable_lesions"):
-            assert close(alone[key].values, record.systemic[key][i, :n]) <= RTOL
+            np.testing.assert_array_equal(alone[key].values, record.systemic[key][i, :n])
         vegf = record.fields["lung"]["vegf"][i, :n]
-        assert close(alone["lung"]["vegf"].values.reshape(n, -1), vegf) <= RTOL
+        np.testing.assert_array_equal(alone["lung"]["vegf"].values.reshape(n, -1), vegf)
         assert np.isnan(record.systemic["tumour_cells"][i, n:]).all()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fields.bench_lod import _lod_factors
+from fields.bench.lod import _lod_factors
 from fields.numerics import kernels
 
 
@@ -33,7 +33,7 @@ def test_lod_is_first_order_in_its_step_and_far_off_at_a_day():
     """On the model's own lung patch and fields, the LOD step approaches the exact backward-Euler
     step as its step shrinks (splitting error about proportional to the step) and misses it by
     most of the field at the model's daily step, where the reaction is stiff (sink x dt >> 1)."""
-    from fields.bench_lod import lod_accuracy
+    from fields.bench.lod import lod_accuracy
 
     error = {dt: lod_accuracy(200.0, days=5, dt_days=dt)["lod_error"] for dt in (1.0, 1e-2, 1e-3)}
     assert error[1.0] > 0.5

@@ -1,4 +1,6 @@
-"""The batched engine against the per-run engine: every output of every run, to 1e-8 relative."""
+"""The time loop (Krogh): a run alone is the same run at any position of any batch, bit for bit;
+runs keep their own events, steps and horizons, leave the batch at death, and the compiled
+kernels equal their numpy references."""
 
 from __future__ import annotations
 
@@ -7,14 +9,13 @@ import pytest
 
 import fields
 from fields.core.errors import FieldsInputError, ParameterError
-from fields.engine.batch import run_batch
+from fields.engine.loop import run
 from fields.parameters import Parameters
 from fields.parameters.batch import ParameterBatch
-from tests.engine.batch_checks import close
+from tests.engine.checks import close, identical
 
 SITES = ["lung", "liver", "kidney"]  # a permissive, a co-opting and a hostile (clearing) soil
 DAYS = 1460.0
-RTOL = 1e-8
 
 
 def _base() -> Parameters:
@@ -60,27 +61,22 @@ def batch_and_trees():
 @pytest.mark.parametrize(
     "block", [0, *(pytest.param(b, marks=pytest.mark.slow) for b in (1, 2, 3))]
 )
-def test_every_output_matches_the_per_run_engine(batch_and_trees, block):
+def test_a_run_alone_is_the_same_run_in_a_batch_bit_for_bit(batch_and_trees, block):
     """64 random parameter sets (16 per block; blocks 1-3 in `make test-slow`): every variable
-    of every node to 1e-8."""
+    of every node of a run alone (fields.simulate, a batch of one) equals that run's tree from
+    the 64-run batch, bit for bit."""
     batch, trees = batch_and_trees
-    worst = 0.0
     for i in range(16 * block, 16 * block + 16):
         alone = fields.simulate(
             batch.member(i), sites=SITES, days=DAYS, geometry="krogh", output_every_days=60.0
         )
-        together = trees[i]
-        for node in alone.subtree:
-            other = together[node.path]
-            for name, var in node.dataset.data_vars.items():
-                worst = max(worst, close(var.values, other.dataset[name].values))
-    assert worst <= RTOL, worst
+        identical(alone, trees[i], f"run {i}")
 
 
 def test_a_run_is_the_same_in_any_batch_at_any_position(batch_and_trees):
     batch, trees = batch_and_trees
     picked = [40, 3, 17]
-    record = run_batch(
+    record = run(
         batch.take(picked), sites=SITES, days=DAYS, geometry="krogh", output_every_days=60.0
     )
     for j, i in enumerate(picked):
@@ -96,9 +92,9 @@ def test_a_run_is_the_same_in_any_batch_at_any_position(batch_and_trees):
 def test_numpy_kernels_match_the_compiled_ones(monkeypatch):
     batch = ParameterBatch(_base(), _design(6, seed=7))
     args = {"sites": SITES, "days": DAYS, "geometry": "krogh", "output_every_days": 60.0}
-    compiled = run_batch(batch, **args)
+    compiled = run(batch, **args)
     monkeypatch.setenv("FIELDS_KERNELS", "numpy")
-    plain = run_batch(batch, **args)
+    plain = run(batch, **args)
     for key, values in compiled.systemic.items():
         assert close(plain.systemic[key], values) <= 1e-10, key
     for site in SITES:
@@ -109,7 +105,7 @@ def test_numpy_kernels_match_the_compiled_ones(monkeypatch):
 def test_steps_are_reported_and_runs_leave_the_batch():
     base = Parameters().with_updates({"primary.resection_diameter_mm": 15.0})
     batch = ParameterBatch(base, {"primary.tvdt_days": [60.0, 200.0]})
-    record = run_batch(batch, sites=["lung"], days=3650.0, geometry="krogh")
+    record = run(batch, sites=["lung"], days=3650.0, geometry="krogh")
     assert (record.steps > 0).all()
     assert record.steps[0] != record.steps[1]  # each run keeps its own events and steps
     assert np.isfinite(record.systemic["tumour_cells"]).all()
@@ -130,7 +126,7 @@ def test_bad_batches_are_one_clear_error():
     with pytest.raises(FieldsInputError, match="only numbers may differ"):
         ParameterBatch.from_sets([Parameters(), exponential])
     with pytest.raises(FieldsInputError, match=r"geometry = 'flat'"):
-        run_batch(ParameterBatch(Parameters()), sites=["lung"], days=30.0, geometry="flat")
+        run(ParameterBatch(Parameters()), sites=["lung"], days=30.0, geometry="flat")
 
 
 def test_memory_of_a_batch_does_not_grow_with_simulated_time():
@@ -142,12 +138,12 @@ def test_memory_of_a_batch_does_not_grow_with_simulated_time():
 
     base = Parameters().with_updates({"primary.resection_diameter_mm": 20.0})
     batch = ParameterBatch(base, {"primary.tvdt_days": np.linspace(60.0, 200.0, 16)})
-    run_batch(batch, sites=["lung"], days=30.0, geometry="krogh")  # caches: patch, probes
+    run(batch, sites=["lung"], days=30.0, geometry="krogh")  # caches: patch, probes
     peaks = []
     for days in (7300.0, 14600.0):
         gc.collect()
         tracemalloc.start()
-        record = run_batch(
+        record = run(
             batch,
             sites=["lung"],
             days=days,
@@ -165,12 +161,12 @@ def test_memory_of_a_batch_does_not_grow_with_simulated_time():
 
 def test_each_run_keeps_its_own_horizon():
     """Runs with their own horizons (on the shared output grid) equal runs alone that stop
-    there; their outputs beyond it are NaN."""
+    there, bit for bit; their outputs beyond it are NaN."""
     from fields.io.tree import build_tree
 
     batch = ParameterBatch(_base(), _design(3, seed=5))
     horizons = [600.0, 1200.0, 900.0]
-    record = run_batch(
+    record = run(
         batch, sites=SITES, days=horizons, geometry="krogh", output_every_days=60.0, keep="series"
     )
     for i, days in enumerate(horizons):
@@ -182,13 +178,13 @@ def test_each_run_keeps_its_own_horizon():
         for node in alone.subtree:
             for name, var in node.dataset.data_vars.items():
                 if name in mine[node.path].dataset:
-                    assert close(var.values, mine[node.path].dataset[name].values) <= RTOL
+                    np.testing.assert_array_equal(var.values, mine[node.path].dataset[name].values)
         beyond = record.times > days
         assert np.isnan(record.systemic["tumour_cells"][i, beyond]).all()
     with pytest.raises(FieldsInputError, match=r"days \(run 0\) = 610.0"):
-        run_batch(batch, sites=["lung"], days=[610.0, 1200.0, 900.0], output_every_days=60.0)
+        run(batch, sites=["lung"], days=[610.0, 1200.0, 900.0], output_every_days=60.0)
     with pytest.raises(FieldsInputError, match="one per run"):
-        run_batch(batch, sites=["lung"], days=[600.0, 1200.0], output_every_days=60.0)
+        run(batch, sites=["lung"], days=[600.0, 1200.0], output_every_days=60.0)
 
 
 def test_a_run_can_leave_the_batch_at_its_death():
@@ -204,8 +200,8 @@ def test_a_run_can_leave_the_batch_at_its_death():
         },
     )
     args = {"sites": ["lung"], "days": 3650.0, "geometry": "krogh", "output_every_days": 30.0}
-    full = run_batch(batch, **args)
-    short = run_batch(batch, **args, stop_at_death=True)
+    full = run(batch, **args)
+    short = run(batch, **args, stop_at_death=True)
     np.testing.assert_array_equal(full.death_day, short.death_day)
     dying = np.nonzero(np.isfinite(full.death_day))[0]
     assert dying.size >= 3
@@ -248,15 +244,14 @@ def test_merging_cohorts_compiled_matches_the_reference(monkeypatch):
     few = _base().with_updates({"lesions.max_cohorts": 25})
     batch = ParameterBatch(few, _design(3, seed=9))
     args = {"sites": ["lung"], "days": 730.0, "geometry": "krogh", "output_every_days": 73.0}
-    record = run_batch(batch, **args)
+    record = run(batch, **args)
     alone = fields.simulate(batch.member(1), **args)
-    np.testing.assert_allclose(
+    np.testing.assert_array_equal(
         record.site_series["lung"]["expected_detectable_lesions"][1],
         alone["lung"]["expected_detectable_lesions"].values,
-        rtol=1e-8,
     )
     monkeypatch.setenv("FIELDS_KERNELS", "numpy")
-    plain = run_batch(batch, **args)
+    plain = run(batch, **args)
     assert (
         close(
             plain.site_series["lung"]["metastasis_cells"],

@@ -1,4 +1,5 @@
-"""The compiled limit of a 2d step in ``fields bench``: a locally one-dimensional (LOD) step.
+"""The LOD table of ``fields bench``: the compiled limit of a 2d step, a locally one-dimensional
+(LOD) step, beside the solver table's 2d rows.
 
 BioFVM (Ghaffarizadeh, Friedman & Macklin 2016) advances diffusion-decay on a uniform grid by
 locally one-dimensional backward-Euler sweeps: one tridiagonal solve along every row, then along
@@ -15,6 +16,8 @@ import time
 from collections.abc import Callable, Sequence
 
 import numpy as np
+
+from fields.bench.harness import in_child
 
 
 def _lod_factors(n: int, d_dt_h2: float, decay_dt: float | np.ndarray) -> tuple[np.ndarray, ...]:
@@ -61,27 +64,30 @@ def lod_accuracy(domain_um: float, days: int = 30, dt_days: float = 1.0) -> dict
     and source. Returns the largest mean relative
     difference over the factors and the milliseconds of the factors' exact solves (the
     package's LDL^T solves, what an accurate daily step costs per field)."""
-    from fields.bench import SolverCase, _problem
-    from fields.engine.site import SiteModel
+    from fields.bench.solver import SolverCase, problem
+    from fields.engine.site import Site
     from fields.model.factors import sum_terms
     from fields.numerics import kernels
     from fields.numerics.operator import SECONDS_PER_DAY
 
-    p, patch, plasma, arrivals = _problem(SolverCase("lod", "2d", domain_um, days), "fast")
-    model = SiteModel("lung", p.sites["lung"], p, patch)
+    p, patch, plasma, arrivals = problem(SolverCase("lod", "2d", domain_um, days), "fast")
+    model = Site("lung", p, [patch])
     model.initialise(plasma)
     for _ in range(days):
-        model.step(1.0, plasma, arrivals)
+        model.step(np.ones((1, 1)), plasma, arrivals)
     n = patch.shape[0]
     spacing = float(np.diff(patch.coords[patch.dims[-1]][:2])[0])
     dt = dt_days * SECONDS_PER_DAY
     worst, exact_s = 0.0, 0.0
     for name, species in model.species.items():
         sink, terms = model.sink_and_terms(name, plasma)
-        source, old = sum_terms(terms), model.state[name]
-        model.ops[name].solve(sink, source, dt=dt, previous=old)  # factorised: time the solve
+        operator = model.ops[name].operators[0]  # the run's own solver of this factor
+        sink = np.broadcast_to(sink, model.state[name].shape)[0]
+        source = np.broadcast_to(sum_terms(terms), model.state[name].shape)[0]
+        old = model.state[name][0]
+        operator.solve(sink, source, dt=dt, previous=old)  # factorised: time the solve
         t0 = time.perf_counter()
-        exact = model.ops[name].solve(sink, source, dt=dt, previous=old)
+        exact = operator.solve(sink, source, dt=dt, previous=old)
         exact_s += time.perf_counter() - t0
         r = species.diffusivity_um2_per_s * dt / spacing**2
         grid = (old + dt * source).reshape(n, n)
@@ -95,8 +101,8 @@ def lod_accuracy(domain_um: float, days: int = 30, dt_days: float = 1.0) -> dict
     return {"lod_error": worst, "exact_ms": 1e3 * exact_s}
 
 
-def run_lod_reference(
-    solver_rows: Sequence[dict], in_child: Callable, echo: Callable[[str], None] = print
+def run_lod_table(
+    solver_rows: Sequence[dict], echo: Callable[[str], None] = print
 ) -> list[dict[str, object]]:
     """For every 2d row of the solver table, the LOD step on the same grid and the ratio."""
     from fields.parameters import SPECIES_NAMES

@@ -1,11 +1,13 @@
-"""Field solves for a batch of runs on 2d and 3d grids (um, s, pg/mL or mmHg).
+"""Field solves for a batch of runs, each run with its own operator (um, s, pg/mL or mmHg).
 
-Run r keeps its own :class:`~fields.numerics.operator.DiffusionReactionOperator`, so its linear
-responses and solves are the ones it would compute alone (bit for bit: the same factorisation of
-the same matrix). Runs on one patch with one diffusivity share their factorisations: an LDL^T
-factor (2d) or a cosine-preconditioned CG (3d) is built once for every run whose sink and step
-are the same, and each of them then costs a solve on it (a multi-right-hand-side solve on a
-shared factorisation). DTC motility steps all runs at once in the cosine basis.
+The engine uses them on 2d and 3d grids, and on Krogh meshes with the plain-FiPy reference
+solver (``transport.solver = "fipy"``); Krogh meshes with the fast solver use the batched
+tridiagonal solves of :mod:`fields.numerics.tridiagonal`. Run r keeps its own
+:class:`~fields.numerics.operator.DiffusionReactionOperator`, so its linear responses and solves
+do not depend on the other runs of its batch (the same factorisation of the same matrix). Runs
+on one patch with one diffusivity share their factorisations: an LDL^T factor (2d) or a
+cosine-preconditioned CG (3d) is built once for every run whose sink and step are the same, and
+each of them then costs a solve on it.
 """
 
 from __future__ import annotations
@@ -13,12 +15,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import fft
 
 from fields.numerics.fipy_system import SystemProbe
 from fields.numerics.operator import DiffusionReactionOperator
 from fields.numerics.oxygen import solve_oxygen
-from fields.numerics.spectral import laplacian_eigenvalues
 
 
 def row(value, r: int):
@@ -31,19 +31,24 @@ def row(value, r: int):
     return float(out.reshape(())) if out.size == 1 and out.ndim <= 1 else out
 
 
-class BatchGridOperator:
-    """Solves of one field for every run of a batch on 2d or 3d grids (``probes[r]``: run r's
-    mesh probe, as for :class:`~fields.numerics.tridiagonal.BatchTridiagonal`;
-    ``diffusivity``: a number or one per run, um^2/s or the caller's units)."""
+class RunOperators:
+    """Solves of one field for every run of a batch (``probes[r]``: run r's mesh probe, as for
+    :class:`~fields.numerics.tridiagonal.BatchTridiagonal`; ``diffusivity``: a number or one per
+    run, um^2/s or the caller's units; ``solver``: "fast" or the plain-FiPy reference "fipy")."""
 
-    def __init__(self, probes: Sequence[SystemProbe], diffusivity) -> None:
+    def __init__(self, probes: Sequence[SystemProbe], diffusivity, solver: str = "fast") -> None:
         values = np.broadcast_to(np.asarray(diffusivity, dtype=float).reshape(-1), (len(probes),))
         first: dict[tuple[int, float], DiffusionReactionOperator] = {}
         self.operators: list[DiffusionReactionOperator] = []
         for probe, d in zip(probes, values, strict=True):
             key = (id(probe), float(d))
             op = DiffusionReactionOperator(
-                probe.mesh, float(d), probe=probe, share_with=first.get(key)
+                probe.mesh,
+                float(d),
+                probe.wall_faces,
+                solver,
+                probe=probe,
+                share_with=first.get(key) if solver == "fast" else None,
             )
             first.setdefault(key, op)
             self.operators.append(op)
@@ -118,30 +123,3 @@ class _OxygenRow:
     def __init__(self, p, r: int) -> None:
         self.km_mmhg = row(p.km_mmhg, r)
         self.vessel_exchange_per_s = row(p.vessel_exchange_per_s, r)
-
-
-class BatchCosineDiffusion:
-    """Backward-Euler diffusion steps of every run at once on a uniform grid of ``shape`` cells
-    of side ``spacing`` (um): :class:`~fields.numerics.spectral.CosineDiffusion` with a run
-    axis, each run with its own diffusivity (um^2/day) and step (days)."""
-
-    def __init__(self, shape: tuple[int, ...], spacing: float, diffusivity) -> None:
-        self.shape = tuple(int(n) for n in shape)
-        self.diffusivity = np.asarray(diffusivity, dtype=float).reshape(-1, 1)
-        self.eigenvalues = laplacian_eigenvalues(self.shape, [spacing**-2] * len(self.shape))
-
-    def take(self, keep: np.ndarray) -> None:
-        if self.diffusivity.shape[0] > 1:
-            self.diffusivity = self.diffusivity[keep]
-
-    def step(self, values: np.ndarray, dt: np.ndarray) -> np.ndarray:
-        """u (runs, n) after one step of dt ((runs, 1), days) from ``values`` (runs, n)."""
-        runs = values.shape[0]
-        axes = tuple(range(1, len(self.shape) + 1))
-        grid = np.reshape(values, (runs, *self.shape))
-        coefficients = fft.dctn(grid, type=2, norm="ortho", axes=axes)
-        scale = (np.asarray(dt, dtype=float).reshape(-1, 1) * self.diffusivity).reshape(
-            (-1,) + (1,) * len(self.shape)
-        )
-        coefficients /= 1.0 + scale * self.eigenvalues
-        return fft.idctn(coefficients, type=2, norm="ortho", axes=axes).reshape(runs, -1)

@@ -1,4 +1,4 @@
-"""What the batched-engine tests share: the comparison of a variable and an interrupted batch."""
+"""What the engine tests share: comparisons of variables and trees, and an interrupted batch."""
 
 from __future__ import annotations
 
@@ -21,14 +21,27 @@ def close(a: np.ndarray, b: np.ndarray) -> float:
     return diff / scale if scale > 0.0 else diff
 
 
+def identical(a, b, what: str = "") -> None:
+    """Every variable of every node of DataTree ``a`` equals ``b``'s, bit for bit (NaN where NaN)."""
+    for node in a.subtree:
+        other = b[node.path].dataset
+        for name, var in node.dataset.data_vars.items():
+            assert np.array_equal(var.values, other[name].values, equal_nan=True), (
+                what,
+                node.path,
+                name,
+                close(var.values, other[name].values),
+            )
+
+
 def interrupt_after(monkeypatch, day: float) -> None:
     """Make the next batch raise KeyboardInterrupt once its slowest run passes ``day``."""
-    module = sys.modules["fields.engine.batch"]
+    module = sys.modules["fields.engine.loop"]
     real = module.check_site_rows
 
-    def interrupt(name, site, t_new, ids, failed):
+    def interrupt(name, site, t_new, *args, **kw):
         if float(t_new.min()) > day:
             raise KeyboardInterrupt
-        return real(name, site, t_new, ids, failed)
+        return real(name, site, t_new, *args, **kw)
 
     monkeypatch.setattr(module, "check_site_rows", interrupt)

@@ -1,10 +1,10 @@
-"""The population rows of ``fields bench``: cohort throughput and a full calibration.
+"""The populations table of ``fields bench``: cohort throughput and a full calibration.
 
 Each row runs in its own spawned process. The cohort row times :func:`fields.cohort` on a
 LocalCluster of ``workers`` processes (cluster start included) and, in the same process, the
-per-run path (:func:`fields.simulate` of the same patients one by one, ``per_run_sample`` of
-them, scaled to the cohort on the same number of workers); the ratio is the speed-up. The
-calibration row times :func:`fields.calibrate` of a shipped calibration file, pool included.
+same patients one at a time (:func:`fields.simulate`, ``per_run_sample`` of them, scaled to the
+cohort on the same number of workers); the ratio is the speed-up. The calibration row times
+:func:`fields.calibrate` of a shipped calibration file, pool included.
 """
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-STUDIES = Path(__file__).resolve().parents[1] / "studies"
+from fields.bench.harness import in_child
+
+STUDIES = Path(__file__).resolve().parents[2] / "studies"
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,7 @@ QUICK_CASES = (
 
 
 def _measure(case: CohortCase) -> dict[str, float]:
-    from fields.engine.batch import run_batch
+    from fields.engine.loop import run
     from fields.experiments.population.calibration import calibrate
     from fields.experiments.population.cohort import cohort
     from fields.experiments.population.cohort_file import load_cohort
@@ -103,7 +105,7 @@ def _measure(case: CohortCase) -> dict[str, float]:
         }
     spec = load_cohort(STUDIES / case.cohort).with_patients(case.patients)
     batch = ParameterBatch(spec.base, spec.sample(np.arange(2)))
-    run_batch(batch, sites=spec.sites, days=30.0, geometry="krogh")  # warm-up: compile, patches
+    run(batch, sites=spec.sites, days=30.0, geometry="krogh")  # warm-up: compile, patches
     picks = np.linspace(0, case.patients - 1, case.per_run_sample).astype(int)
     sample = ParameterBatch(spec.base, spec.sample(picks))
     days = diagnosis_days(spec, sample) + spec.follow_up_days
@@ -132,17 +134,17 @@ def _measure(case: CohortCase) -> dict[str, float]:
     }
 
 
-def run_cohort_benchmark(
-    cases: Sequence[CohortCase], in_child: Callable, echo: Callable[[str], None] = print
+def run_population_table(
+    cases: Sequence[CohortCase], echo: Callable[[str], None] = print
 ) -> list[dict[str, object]]:
-    """Measure the population rows; ``in_child`` runs a function in a fresh process."""
+    """Measure the population rows, each in a fresh process."""
     if not cases:
         return []
     echo("")
-    echo("Populations: a cohort on the batched engine vs the per-run path, and a calibration")
+    echo("Populations: a cohort in batches vs its patients one at a time, and a calibration")
     echo("")
     echo(
-        "| case | patients | wall s | per-run path s (scaled) | speed-up | patients/s | "
+        "| case | patients | wall s | one at a time s (scaled) | speed-up | patients/s | "
         "failed | target |"
     )
     echo("|---|---:|---:|---:|---:|---:|---:|---|")

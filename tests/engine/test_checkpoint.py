@@ -1,4 +1,5 @@
-"""A batch checkpoints and resumes bit for bit (fields.engine.batch_checkpoint)."""
+"""A batch checkpoints and resumes bit for bit; checkpoints of another batch or of an earlier
+format are refused with one clear message (fields.engine.checkpoint)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,10 @@ import numpy as np
 import pytest
 
 from fields.core.errors import FieldsInputError
-from fields.engine.batch import run_batch
+from fields.engine.loop import run
 from fields.parameters import Parameters
 from fields.parameters.batch import ParameterBatch
-from tests.engine.batch_checks import interrupt_after
+from tests.engine.checks import interrupt_after
 
 SITES = ["lung", "liver", "kidney"]
 
@@ -54,14 +55,14 @@ def _arrays(rec) -> dict[str, np.ndarray]:
 
 
 def test_interrupted_batch_resumes_bit_for_bit(tmp_path, monkeypatch):
-    reference = run_batch(_batch(), **KWARGS)
+    reference = run(_batch(), **KWARGS)
     ck = tmp_path / "batch.ckpt"
     interrupt_after(monkeypatch, 700.0)
     with pytest.raises(KeyboardInterrupt):
-        run_batch(_batch(), checkpoint=ck, checkpoint_every_days=180.0, **KWARGS)
+        run(_batch(), checkpoint=ck, checkpoint_every_days=180.0, **KWARGS)
     monkeypatch.undo()
     assert ck.is_file()
-    resumed = run_batch(_batch(), checkpoint=ck, checkpoint_every_days=180.0, resume=True, **KWARGS)
+    resumed = run(_batch(), checkpoint=ck, checkpoint_every_days=180.0, resume=True, **KWARGS)
     assert np.isfinite(reference.death_day).sum() >= 1  # a run left the batch at its death
     a, b = _arrays(reference), _arrays(resumed)
     assert a.keys() == b.keys()
@@ -73,14 +74,26 @@ def test_interrupted_batch_resumes_bit_for_bit(tmp_path, monkeypatch):
 def test_a_checkpoint_of_another_batch_is_refused(tmp_path):
     ck = tmp_path / "batch.ckpt"
     short = {**KWARGS, "days": 400.0}
-    run_batch(_batch(), checkpoint=ck, checkpoint_every_days=100.0, **short)
+    run(_batch(), checkpoint=ck, checkpoint_every_days=100.0, **short)
     other = ParameterBatch(Parameters(), {"primary.tvdt_days": [70.0, 80.0]})
     with pytest.raises(FieldsInputError, match=r"checkpoint = .* another batch .*varied"):
-        run_batch(other, checkpoint=ck, resume=True, **short)
+        run(other, checkpoint=ck, resume=True, **short)
 
 
 def test_checkpoint_options_are_checked(tmp_path):
     with pytest.raises(FieldsInputError, match="checkpoint = None"):
-        run_batch(_batch(), resume=True, **KWARGS)
+        run(_batch(), resume=True, **KWARGS)
     with pytest.raises(FieldsInputError, match="does not exist"):
-        run_batch(_batch(), checkpoint=tmp_path / "no" / "x.ckpt", **KWARGS)
+        run(_batch(), checkpoint=tmp_path / "no" / "x.ckpt", **KWARGS)
+
+
+def test_a_checkpoint_of_the_per_run_engine_names_its_version(tmp_path):
+    """A checkpoint in fields 0.2's per-run format is refused, naming the version that wrote it."""
+    import json
+
+    ck = tmp_path / "old.ckpt"
+    header = {"format": "fields-checkpoint-5", "fields_version": "0.2.0", "run": "abc"}
+    with open(ck, "wb") as handle:  # a file object: np.savez would add ".npz" to a name
+        np.savez(handle, header=np.frombuffer(json.dumps(header).encode(), dtype=np.uint8))
+    with pytest.raises(FieldsInputError, match=r"'fields-checkpoint-5' was written by fields 0\.2"):
+        run(Parameters(), sites=["lung"], days=60.0, geometry="krogh", checkpoint=ck, resume=True)

@@ -1,11 +1,11 @@
-"""The batched-engine rows of ``fields bench``: sweeps as batches vs the per-run path (Krogh
-and 2d).
+"""The sweeps table of ``fields bench``: sweeps run as batches against the same runs one at a
+time (Krogh and 2d).
 
 Each row runs in its own spawned process. The batched figure is the wall time of
 :func:`fields.sweep` on a LocalCluster of ``workers`` processes (cluster start included). The
-per-run figure times ``per_run_sample`` of the same runs through the per-run engine in one
-process and scales to all runs on the same number of workers (a full per-run sweep of 1,000 runs
-takes a quarter of an hour); the ratio of the two is the speed-up. Memory per run is the
+one-at-a-time figure times ``per_run_sample`` of the same runs, each alone (a batch of one), in
+one process and scales to all runs on the same number of workers (all 1,000 runs one at a time
+take a quarter of an hour); the ratio of the two is the speed-up. Memory per run is the
 tracemalloc peak of one in-process batch divided by its runs.
 """
 
@@ -17,6 +17,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+from fields.bench.harness import in_child
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,7 @@ CASES = (
         3650.0,
         2,
         12,
-        "<= 30 s and >= 6x the per-run path",
+        "<= 30 s and >= 6x one at a time",
     ),
     BatchCase(
         "64-run 2d sweep (lung, 730 d)",
@@ -91,7 +93,6 @@ def _study(case: BatchCase):
 
 
 def _measure(case: BatchCase) -> dict[str, float]:
-    from fields.engine.batch import run_batch
     from fields.engine.loop import run
     from fields.experiments.sweep import sweep
     from fields.parameters.batch import ParameterBatch
@@ -101,7 +102,7 @@ def _measure(case: BatchCase) -> dict[str, float]:
     params = [study.parameters_for(u) for u in design]
     # warm-up: compile the kernels and build the patches outside the timed runs
     geometry = case.geometry
-    run_batch(ParameterBatch.from_sets(params[:2]), sites=case.sites, days=30.0, geometry=geometry)
+    run(ParameterBatch.from_sets(params[:2]), sites=case.sites, days=30.0, geometry=geometry)
     picks = np.linspace(0, len(params) - 1, case.per_run_sample).astype(int)
     t0 = time.perf_counter()
     for i in picks:
@@ -114,15 +115,15 @@ def _measure(case: BatchCase) -> dict[str, float]:
     sample = ParameterBatch.from_sets(params[: min(len(params), case.memory_runs)])
     limit: dict[str, float] = {}
     if geometry == "2d":  # one run-step of one site against the compiled LOD step, same process
-        from fields.bench_lod import lod_step_ms
+        from fields.bench.lod import lod_step_ms
 
         t0 = time.perf_counter()
-        rec = run_batch(sample, sites=case.sites, days=case.days, geometry=geometry, keep="series")
+        rec = run(sample, sites=case.sites, days=case.days, geometry=geometry, keep="series")
         run_step_ms = 1e3 * (time.perf_counter() - t0) / (rec.steps.sum() * len(case.sites))
         n = rec.patches[case.sites[0]][0].shape[0]
         limit = {"run_step_ms": run_step_ms, "lod_ms": lod_step_ms(n, 4)["ms"]}
     tracemalloc.start()
-    run_batch(sample, sites=case.sites, days=case.days, geometry=geometry, keep="series")
+    run(sample, sites=case.sites, days=case.days, geometry=geometry, keep="series")
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     return {
@@ -135,17 +136,18 @@ def _measure(case: BatchCase) -> dict[str, float]:
     }
 
 
-def run_batch_benchmark(
-    cases: Sequence[BatchCase], in_child: Callable, echo: Callable[[str], None] = print
+def run_sweep_table(
+    cases: Sequence[BatchCase], echo: Callable[[str], None] = print
 ) -> list[dict[str, object]]:
-    """Measure the batched rows; ``in_child`` runs a function in a fresh process."""
+    """Measure the sweep rows, each in a fresh process."""
     if not cases:
         return []
     echo("")
-    echo("Batched engine: sweeps as batches (one Dask task per batch) vs the per-run path")
+    echo("Sweeps: batches (one Dask task per batch) vs the same runs one at a time")
     echo("")
     echo(
-        "| case | runs | batched wall s | per-run path s (scaled) | speed-up | MiB per run | target |"
+        "| case | runs | batched wall s | one at a time s (scaled) | speed-up | MiB per run | "
+        "target |"
     )
     echo("|---|---:|---:|---:|---:|---:|---|")
     rows = []

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 import fields
 from fields.core.errors import FieldsInputError
-from fields.engine.batch import run_batch
+from fields.engine.loop import run
 from fields.parameters.batch import ParameterBatch
 
 KEYS = [key for key, *_ in fields.Parameters().leaves()]
@@ -47,7 +47,7 @@ def test_hostile_columns_run_or_name_the_problem(key, column, real, factors, hos
         key, column = real, [REAL[real] * f for f in factors]
     try:
         batch = ParameterBatch(BASE, {key: column})
-        record = run_batch(batch, sites=["lung"], days=2.0, geometry=geometry, keep="series")
+        record = run(batch, sites=["lung"], days=2.0, geometry=geometry, keep="series")
     except FieldsInputError as exc:
         event("refused")
         message = str(exc).replace(key, "")  # the key as given may hold any character
