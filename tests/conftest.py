@@ -1,4 +1,4 @@
-"""Shared fixtures: small simulations run once per session."""
+"""Shared fixtures: small simulations run once and shared by every test that needs them."""
 
 from __future__ import annotations
 

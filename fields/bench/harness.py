@@ -36,7 +36,7 @@ def _child(conn, func: Callable, args: tuple) -> None:
 
 
 def in_child(func: Callable, *args: object) -> dict[str, object]:
-    """Run func(*args) in a fresh spawned process (a clean peak-memory figure per row)."""
+    """Run ``func(*args)`` in a fresh spawned process (a clean peak-memory figure per row)."""
     ctx = mp.get_context("spawn")
     parent, child = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_child, args=(child, func, args))

@@ -48,7 +48,7 @@ QUICK_SOLVER_CASES = (
 
 def problem(case: SolverCase, solver: str):
     """Parameters, patch, plasma levels and DTC arrivals shared by both paths."""
-    from fields.model import primary
+    from fields.model import dissemination, primary
     from fields.numerics.geometry import make_patch
     from fields.parameters import Parameters
 
@@ -63,8 +63,7 @@ def problem(case: SolverCase, solver: str):
     plasma = {name: primary.plasma_steady_state(cells, s, 1.0) for name, s in p.species.items()}
     arrivals = (
         primary.shed_rate(cells, p.primary, p.dissemination)
-        * p.dissemination.arrest_fraction
-        * p.sites["lung"].dtc_routing_fraction
+        * dissemination.arrest_shares(p)["lung"]
     )
     return p, patch, plasma, arrivals
 

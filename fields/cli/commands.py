@@ -149,7 +149,7 @@ def cmd_sites(args: argparse.Namespace) -> int:
         else:
             rows.append((f.name, f.metadata["unit"], values))
     for key, unit, values in rows:
-        table.append([key, str(unit), *(f"{v:g}" for v in values)])
+        table.append([key, str(unit), *(v if isinstance(v, str) else f"{v:g}" for v in values)])
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     for index, row in enumerate(table):
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
@@ -186,7 +186,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         warnings.simplefilter("ignore", UserWarning)  # failures are listed below instead
         ds = sweep(study, store=args.out, client=args.scheduler, workers=args.workers)
     wall = time.perf_counter() - started
-    ran = int(ds.attrs.get("last_session_runs", 0))
+    ran = int(ds.attrs.get("last_run_runs", 0))
     total = ds.sizes["run"]
     rate = f", {ran / wall:.2f} runs/s" if ran else ""
     print(f"{study.name}: {total} runs in {args.out} ({ran} run now in {wall:.1f} s{rate})")

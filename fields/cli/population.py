@@ -21,8 +21,8 @@ def cmd_cohort(args: argparse.Namespace) -> int:
 
     from fields.experiments.population.cohort import cohort
     from fields.experiments.population.cohort_file import load_cohort
-    from fields.experiments.population.cohort_stats import statistic
     from fields.experiments.population.survival import kaplan_meier
+    from fields.experiments.population.targets import evaluate
 
     check_workers(args.workers)
     if args.patients is not None and args.patients < 1:
@@ -37,7 +37,7 @@ def cmd_cohort(args: argparse.Namespace) -> int:
         warnings.simplefilter("ignore", UserWarning)  # failures are listed below instead
         ds = cohort(spec, store=args.out, client=args.scheduler, workers=args.workers)
     wall = time.perf_counter() - started
-    ran = int(ds.attrs.get("last_session_patients", 0))
+    ran = int(ds.attrs.get("last_run_patients", 0))
     print(f"{spec.name}: {spec.patients} patients in {args.out} ({ran} run now in {wall:.1f} s)")
     done = ds["status"].values == 1
     m1 = ds["metastatic_at_diagnosis"].values[done]
@@ -51,7 +51,7 @@ def cmd_cohort(args: argparse.Namespace) -> int:
                 f"among them {km['median_months_relapsing'].values[g]:.1f}"
             )
     for t in spec.targets:
-        model = statistic(ds, t.statistic, t.stages, years=t.years, stage_mix=t.stage_mix)
+        model = evaluate(ds, t)
         print(f"  target {t.name}: model {model:.3g}, published {t.value:.3g} ± {t.sd:.2g}")
     failed = np.nonzero(ds["status"].values == 2)[0]
     if failed.size:

@@ -13,10 +13,10 @@ import numpy as np
 
 from fields.core.errors import FieldsInputError
 from fields.model import primary
+from fields.model.interventions import event_times
 from fields.numerics.geometry import Patch, make_patch
 from fields.parameters import GEOMETRIES, Parameters, check_geometry
 from fields.parameters.batch import ParameterBatch
-from fields.parameters.settings import THERAPIES
 
 
 def check_run(
@@ -100,13 +100,9 @@ def run_events(p: Parameters, runs: int, days, out_days: np.ndarray):
     resect = primary.resection_time(p.primary)
     resect = np.full(shape, np.inf) if resect is None else np.broadcast_to(resect, shape) + 0.0
     onset = np.broadcast_to(primary.onset_time(p.primary, p.dissemination), shape) + 0.0
-    candidates: list[tuple[np.ndarray, str]] = []
-    for name in THERAPIES:
-        window = getattr(p.interventions, name)
-        if window.start_day is not None:
-            candidates.append((np.broadcast_to(window.start_day, shape), f"{name} start"))
-            if window.end_day is not None:
-                candidates.append((np.broadcast_to(window.end_day, shape), f"{name} stop"))
+    candidates = [
+        (np.broadcast_to(day, shape), label) for day, label in event_times(p.interventions, resect)
+    ]
     candidates.append((resect, "resection"))
     candidates.append((np.where(onset < resect, onset, np.inf), "dissemination onset"))
     events: list[list[tuple[float, str]]] = []

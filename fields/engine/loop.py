@@ -42,7 +42,7 @@ from fields.engine.stepping import (
     next_step,
     progress_bar,
 )
-from fields.model import lesions, primary
+from fields.model import dissemination, lesions, primary
 from fields.model.interventions import modifiers_at
 from fields.parameters import Parameters
 from fields.parameters.batch import ParameterBatch
@@ -120,8 +120,8 @@ class Loop:
     stop_at_death = False
     #: per-run arrays, one row per run still in the batch (what a checkpoint holds)
     ROWS = tuple(
-        "ids t dt cells shed_per_day previous_burden pending stop_index next_out resect death "
-        "stops event_days horizon scale z last_dz last_step".split()
+        "ids t dt cells shed_per_day metastatic_shed previous_burden pending stop_index next_out "
+        "resect death stops event_days horizon scale z last_dz last_step".split()
     )
     #: dicts of per-run arrays (by species or by site)
     KEYED = ("plasma", "previous_expected", "outgrowth")
@@ -169,6 +169,15 @@ class Loop:
         self.previous_expected = {name: np.zeros((runs, 1)) for name in names}
         self.outgrowth = {name: np.full((runs, 1), np.nan) for name in names}
         self.death = np.full((runs, 1), np.nan)
+        self.metastatic_shed = np.zeros((runs, 1))
+        self._set_parameters(p)
+
+    def _set_parameters(self, p) -> None:
+        """What the loop reads of the parameters every step: each site's share of the shed
+        cells (:func:`fields.model.dissemination.arrest_shares`), whether metastases shed."""
+        shares = dissemination.arrest_shares(p)
+        self.shares = {name: shares[name] for name in self.names}
+        self.cascade = bool(np.any(np.asarray(p.dissemination.metastatic_shedding) > 0.0))
 
     def _allocate(self, runs, n_times, store_fields, keep) -> None:
         rec, p = self.rec, self.p
@@ -197,7 +206,7 @@ class Loop:
     def start(self) -> None:
         """The healthy state at day 0 and its outputs."""
         p = self.p
-        mods = modifiers_at(p.interventions, self.t)
+        mods = modifiers_at(p.interventions, self.t, self.resect)
         self.plasma = {
             name: primary.plasma_steady_state(self.cells, s, mods.active_fraction(s))
             for name, s in p.species.items()
@@ -256,19 +265,23 @@ class Loop:
         cut = self.pending & (np.abs(t - self.resect) < 1e-9) & (self.cells > 0.0)
         self.cells = np.where(cut, self.cells * p.primary.residual_fraction, self.cells)
         self.pending &= ~cut
-        mods = modifiers_at(p.interventions, 0.5 * (t + t_new))
+        mods = modifiers_at(p.interventions, 0.5 * (t + t_new), self.resect)
         new_cells = primary.grow(self.cells, step, p.primary)
         shed = primary.shed_cells(self.cells, new_cells, step, p.primary, p.dissemination)
+        # metastases seed metastases (the cascade): their shedding at the step's start, frozen
+        # over the step as the loop's other couplings are
+        shed = shed + self.metastatic_shed * step
         for name, s in p.species.items():
             self.plasma[name] = primary.advance_plasma(
                 self.plasma[name], self.cells, new_cells, step, s, mods.active_fraction(s)
             )
         self.cells = new_cells
-        self.shed_per_day = primary.shed_rate(self.cells, p.primary, p.dissemination)
+        primary_shed = primary.shed_rate(self.cells, p.primary, p.dissemination)
+        self.shed_per_day = primary_shed + self.metastatic_shed
         failed: dict[int, str] = {}
         systemic = self._systemic()
         check_systemic_rows(systemic, t_new, failed)
-        arrest = shed * p.dissemination.arrest_fraction / step
+        arrivals = shed / step  # cells shed per day over the step, shared out by the soils below
         column = np.minimum(self.next_out, self.out_days.size - 1)
         hit = (self.next_out < self.out_days.size) & (
             np.abs(t_new[:, 0] - self.out_days[column]) < 1e-9 * self.scale[:, 0]
@@ -284,11 +297,13 @@ class Loop:
         want = (self.previous_burden * reach >= lethal)[:, 0]
         if self.keep != "events":
             want |= hit
+        if self.cascade:  # the metastases' shedding needs their cells every step
+            want |= True
         lesion_series = {}
         median = math.log(2.0)
         for name, site in self.sites.items():
             site.set_modifiers(mods)
-            site.step(step, self.plasma, arrest * p.sites[name].dtc_routing_fraction)
+            site.step(step, self.plasma, arrivals * self.shares[name])
             series = site.lesions.series(want)
             check_site_rows(name, site, t_new, failed, systemic)
             lesion_series[name] = series
@@ -312,6 +327,11 @@ class Loop:
             crossed = crossing_time(t, t_new, self.previous_burden, burden, lethal)
             self.death = np.where(dies, crossed, self.death)
         self.previous_burden = burden
+        if self.cascade:
+            self.metastatic_shed = primary.metastatic_shed_rate(
+                burden - self.cells, p.primary, p.dissemination
+            )
+            self.shed_per_day = primary_shed + self.metastatic_shed
         self.t = t_new
         self.rec.steps[self.ids] += 1
         at_event = np.any(np.abs(t_new - self.event_days) < 1e-9, axis=1, keepdims=True)
@@ -349,26 +369,14 @@ class Loop:
         }
 
     def _record(self, at: np.ndarray, column: np.ndarray, lesion_series) -> None:
-        rec, ids = self.rec, self.ids[at]
         expected = sum(s["expected_detectable_lesions"] for s in lesion_series.values())
-        values = {
+        systemic = {
             **self._systemic(),
             "p_metastatic": -np.expm1(-expected),
             "expected_detectable_lesions": expected,
             "metastatic_burden_cells": sum(s["metastasis_cells"] for s in lesion_series.values()),
         }
-        for key, kept in rec.systemic.items():
-            kept[ids, column] = np.broadcast_to(values[key], (self.ids.size, 1))[at, 0]
-        for name, site in self.sites.items():
-            series = {**site.series(), **lesion_series[name]}
-            for key, kept in rec.site_series[name].items():
-                kept[ids, column] = series[key][at, 0]
-            if rec.fields:
-                for key, value in site.state.items():
-                    rec.fields[name][key][ids, column] = value[at]
-            if rec.density:
-                for row, run, col in zip(at, ids, column, strict=True):
-                    rec.density[name][run, col] = site.lesions.density(row, self.edges)
+        self.rec.write(self.ids, at, column, systemic, self.sites, lesion_series, self.edges)
 
     def _take(self, keep: np.ndarray) -> None:
         """Keep only the rows ``keep``; the others' results are final."""
@@ -383,5 +391,6 @@ class Loop:
         if not keep.size:
             return
         self.p = self.batch.take(self.ids).stacked()
+        self._set_parameters(self.p)
         for site in self.sites.values():
             site.take(keep, self.p)

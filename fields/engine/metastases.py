@@ -102,29 +102,41 @@ class SiteLesions:
             self.law,
         )
 
-    def step(self, dt: np.ndarray, founded: np.ndarray, support: np.ndarray) -> None:
+    def step(
+        self,
+        dt: np.ndarray,
+        founded: np.ndarray,
+        support: np.ndarray,
+        growth=1.0,
+        kill=0.0,
+    ) -> None:
         """Clear micrometastases, grow every cohort over dt days ((runs, 1)) with ``support``
         beyond the avascular limit, and add the ``founded`` lesions of this step as a new cohort
-        (its largest lesion founded at the start of the step, its smallest at the end)."""
+        (its largest lesion founded at the start of the step, its smallest at the end).
+        ``growth``: the factor on every growth rate (endocrine therapy: a growth law is
+        autonomous, so growing at a fraction of the rate for dt is growing for that fraction
+        of dt); ``kill``: the log-kill rate of the cells of lesions not yet settled
+        (chemotherapy, 1/day)."""
+        dt_growth = dt * np.asarray(growth, dtype=float)
         used = int(self.filled.max(initial=0))
         lo, hi, count = self.lo[:, :used], self.hi[:, :used], self.count[:, :used]
         if self.clears and used:
             count[...] = np.where(hi < self.switch, count * np.exp(-self.clearance * dt), count)
         start = np.zeros((lo.shape[0], 1))
         if kernels.backend() == "numba":
-            args = self._per_run(dt, support)
+            args = self._per_run(dt_growth, support)
             lesion_kernels.grow_log_sizes(self.lo, self.filled, *args)
             lesion_kernels.grow_log_sizes(self.hi, self.filled, *args)
             lesion_kernels.grow_log_sizes(start, np.ones(start.shape[0], dtype=np.int64), *args)
             newest = start[:, 0]
         else:
             ends = lesions.grow(
-                np.concatenate((lo, hi, start), axis=1), dt, support, self.switch, self.p
+                np.concatenate((lo, hi, start), axis=1), dt_growth, support, self.switch, self.p
             )
             lo[...], hi[...] = ends[:, :used], ends[:, used : 2 * used]
             newest = ends[:, -1]
         self.clock += np.broadcast_to(
-            lesions.clock_increment(dt, support, self.p), (lo.shape[0], 1)
+            lesions.clock_increment(dt_growth, support, self.p), (lo.shape[0], 1)
         )[:, 0]
         rows = np.nonzero(founded[:, 0] > 0.0)[0]
         cols = self.filled[rows]
@@ -133,6 +145,8 @@ class SiteLesions:
         self.count[rows, cols] = founded[rows, 0]
         self.filled[rows] += 1
         self.founded[rows, 0] += founded[rows, 0]
+        if np.any(np.asarray(kill) > 0.0):
+            self._kill(np.broadcast_to(np.asarray(kill, dtype=float) * dt, founded.shape))
         if kernels.backend() == "numba":
             lesion_kernels.settle_rows(self._active(), self._settled(), self.level)
         else:
@@ -141,6 +155,24 @@ class SiteLesions:
             lesion_kernels.merge_rows(
                 self.lo, self.hi, self.count, self.filled, self.keep, lesions.merge_closest
             )
+
+    def _kill(self, shift: np.ndarray) -> None:
+        """Log-kill of the active cohorts by ``shift`` (ln cells, (runs, 1)): every lesion
+        loses that much log size; lesions below one cell are gone (the share of a cohort's
+        lesions below it, its lesions spread evenly in log size)."""
+        used = int(self.filled.max(initial=0))
+        if not used:
+            return
+        inside = np.arange(used)[None, :] < self.filled[:, None]
+        lo, hi = self.lo[:, :used] - shift, self.hi[:, :used] - shift
+        width = hi - lo
+        with np.errstate(divide="ignore", invalid="ignore"):
+            left = np.where(width > 0.0, np.clip(hi / width, 0.0, 1.0), (hi > 0.0) * 1.0)
+        count = self.count[:, :used] * np.where(hi > 0.0, left, 0.0)
+        lo, hi = np.maximum(lo, 0.0), np.maximum(hi, 0.0)
+        self.lo[:, :used] = np.where(inside, lo, self.lo[:, :used])
+        self.hi[:, :used] = np.where(inside, hi, self.hi[:, :used])
+        self.count[:, :used] = np.where(inside, count, self.count[:, :used])
 
     def _settle_numpy(self) -> None:
         """Move the cohorts wholly at or beyond ``level`` to the settled store, row by row and in

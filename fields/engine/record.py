@@ -46,6 +46,23 @@ class Record:
     def size(self) -> int:
         return self.batch.size
 
+    def write(self, ids, at, column, systemic, sites, lesion_series, edges) -> None:
+        """Store output ``column[k]`` of batch rows ``at`` (runs ``ids[at]``): the systemic
+        values (rows, 1), each site's series and lesion series, fields and size density."""
+        runs = ids[at]
+        for key, kept in self.systemic.items():
+            kept[runs, column] = np.broadcast_to(systemic[key], (ids.size, 1))[at, 0]
+        for name, site in sites.items():
+            series = {**site.series(), **lesion_series[name]}
+            for key, kept in self.site_series[name].items():
+                kept[runs, column] = series[key][at, 0]
+            if self.fields:
+                for key, value in site.state.items():
+                    self.fields[name][key][runs, column] = value[at]
+            if self.density:
+                for row, run, col in zip(at, runs, column, strict=True):
+                    self.density[name][run, col] = site.lesions.density(row, edges)
+
     def output_count(self, i: int) -> int:
         """How many output days run i has (those up to its own horizon)."""
         days = float(self.horizon[i]) if self.horizon.size else self.days
@@ -93,7 +110,7 @@ class Record:
 @dataclass
 class RunRecord:
     """One finished run: its outputs on its output days (``times``), site by site, with the
-    patch of each site; ``fields[site][name]`` is (time, *grid) when fields were stored and
+    patch of each site; ``fields[site][name]`` is ``(time, *grid)`` when fields were stored and
     ``density[site]`` (time, lesion_size) when lesion densities were kept."""
 
     params: Parameters

@@ -196,7 +196,8 @@ class Site:
             plasma[name],
             self.state["hypoxia"],
             self.state["niche"],
-            self.site.resident_secretion_pg_per_ml_per_s.get(name, 0.0),
+            self.site.resident_secretion_pg_per_ml_per_s.get(name, 0.0)
+            * self.modifiers.resident_factor,
             self.modifiers.active_fraction(s),
             exchange,
         )
@@ -262,6 +263,11 @@ class Site:
         r = dtc.rates(
             s["stiffness"], s["niche"], s["hypoxia"], fac, self.species, pd, self.site.dtc_hostility
         )
+        mods = self.modifiers
+        if np.any(np.asarray(mods.kill_per_day) > 0.0):  # chemotherapy kills dividing cells
+            r.death_proliferating = r.death_proliferating + mods.kill_per_day
+        if np.any(np.asarray(mods.growth_factor) != 1.0):  # endocrine therapy slows escape
+            r.reactivation = r.reactivation * mods.growth_factor
         before = s["dtc_proliferating"]
         arrivals = density * self.perivascular
         share = self.p.dissemination.dormant_fraction_on_arrival
@@ -281,7 +287,13 @@ class Site:
         )
         founded = rate * self.organ_mm3 * dt
         support = dtc.angiogenic_support(fac, self.species, self.site.vessel_cooption, s["niche"])
-        self.lesions.step(dt, founded, np.sum(self.weights * support, axis=1, keepdims=True))
+        self.lesions.step(
+            dt,
+            founded,
+            np.sum(self.weights * support, axis=1, keepdims=True),
+            growth=mods.growth_factor,
+            kill=mods.kill_per_day,
+        )
         if self.moves:
             if self.motility is not None:
                 moved = self.motility.step(s["dtc_proliferating"], dt)

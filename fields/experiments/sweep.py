@@ -151,8 +151,8 @@ def sweep(
             indices.attrs = dict(result.attrs)  # appending must not drop the sweep's attributes
             target.add(indices)
             result = target.load()
-    result.attrs["last_session_runs"] = len(pending)
-    result.attrs["last_session_seconds"] = round(elapsed, 3)
+    result.attrs["last_run_runs"] = len(pending)
+    result.attrs["last_run_seconds"] = round(elapsed, 3)
     if failed:
         lines = "; ".join(f"run {i}: {message}" for i, message in failed[:10])
         warnings.warn(f"{len(failed)} of {len(design)} runs failed: {lines}", stacklevel=2)

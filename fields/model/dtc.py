@@ -8,8 +8,9 @@ Reactivation r rises with stiffness (FAK/TAZ), niche and the factors that declar
 matrix and the factors with a ``dormancy`` response (TGF-beta: its dormancy-inducing role, beside
 its pro-niche one); niches protect activated cells; dormant cells are lost slowly (Sleeman et al.
 2012; Karrison et al. 1999). An activated cell founds a growing lesion at rate k_f, which needs
-the niche (Kaplan et al. 2005), stiff matrix and oxygen; the founded lesions grow in
-:mod:`fields.model.lesions`.
+the niche (Kaplan et al. 2005), stiff matrix and oxygen, and which the soil's growth signals
+speed (factors with a ``colonisation`` response: the bone matrix's TGF-beta, Yin et al. 1999);
+the founded lesions grow in :mod:`fields.model.lesions`.
 
 With the signals frozen over a step the system is linear with a Metzler matrix, so the exact
 update (closed-form 2x2 matrix exponential, vectorised) keeps Q, P >= 0 for any step size.
@@ -63,6 +64,9 @@ def rates(
     dormancy = p.dormancy_induction_max_per_day * total / (2.0 + len(sleep))
     soil = p.founding_without_niche + (1.0 - p.founding_without_niche) * niche
     founding = p.founding_per_day * soil * 0.5 * (stiff + (1.0 - hyp))
+    grow = signals(factors, species, "colonisation")
+    if grow:  # growth signals of the soil (the bone matrix's TGF-beta)
+        founding = founding * (1.0 + p.colonisation_gain * union(grow, stiffness))
     death_p = p.proliferating_death_per_day * hostility * (1.0 - p.niche_protection * niche)
     death_q = np.zeros_like(stiffness) + p.dormant_death_per_day * hostility
     return DTCRates(reactivation, dormancy, death_q, death_p, founding)

@@ -142,6 +142,13 @@ def shed_rate(cells, p: PrimaryParameters, d: DisseminationParameters):
     return _same(np.where((cells > 0.0) & above, rate, 0.0))
 
 
+def metastatic_shed_rate(cells, p: PrimaryParameters, d: DisseminationParameters):
+    """Cells shed into the blood per day by metastases holding ``cells`` in all, shedding as one
+    tumour of that mass at ``d.metastatic_shedding`` times the primary's rate per gram (the
+    primary's growth coupling and onset apply)."""
+    return _same(np.asarray(d.metastatic_shedding) * np.asarray(shed_rate(cells, p, d)))
+
+
 def _per_g_per_day(p: PrimaryParameters, d: DisseminationParameters):
     """Cells shed per gram per day at 1 g: per day (coupling 0) or per doubling (coupling 1)."""
     return d.shed_cells_per_g_per_day * (d.reference_tvdt_days / p.tvdt_days) ** d.growth_coupling

@@ -2,9 +2,9 @@
 defaults, the organ-site and species data files, loading, validation and the bibliography."""
 
 from fields.parameters.datafiles import Provenance, catalog
+from fields.parameters.dissemination import AssayParameters, DisseminationParameters
 from fields.parameters.groups import (
     TVDT_PRESETS_DAYS,
-    DisseminationParameters,
     DTCParameters,
     LesionParameters,
     OxygenParameters,
@@ -15,14 +15,12 @@ from fields.parameters.limits import GEOMETRIES, check_geometry
 from fields.parameters.loading import load_parameters, read_toml
 from fields.parameters.settings import (
     GeometryParameters,
-    InterventionParameters,
     SteppingParameters,
-    TherapyWindow,
     TransportParameters,
-    VesselNormalisation,
 )
 from fields.parameters.sites import SiteParameters
 from fields.parameters.species import SpeciesParameters
+from fields.parameters.therapies import InterventionParameters, TherapyWindow, VesselNormalisation
 from fields.parameters.tree import Parameters
 from fields.parameters.updates import flatten
 
@@ -36,6 +34,7 @@ __all__ = [
     "SITE_NAMES",
     "SPECIES_NAMES",
     "TVDT_PRESETS_DAYS",
+    "AssayParameters",
     "DTCParameters",
     "DisseminationParameters",
     "GeometryParameters",

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from fields.parameters.spec import param
 
 KLEIN = "[klein2009] Table 1"
+CAL = "studies/concepts_calibration.toml, variant niche_threshold (posterior probability 0.44 of four concepts)"
 
 #: Tumour volume doubling times (days) from Klein 2009, Table 1.
 TVDT_PRESETS_DAYS: dict[str, float] = {
@@ -93,72 +94,6 @@ class PrimaryParameters:
     def growth_rate_per_day(self) -> float:
         """rho = ln 2 / TVDT (1/day)."""
         return math.log(2.0) / self.tvdt_days
-
-
-@dataclass(frozen=True)
-class DisseminationParameters:
-    """Shedding of tumour cells into the blood and their arrest in organs."""
-
-    onset_diameter_mm: float = param(
-        1.0,
-        "mm",
-        "[klein2009] Fig. 2: parallel progression starts at 1-4 mm (the earliest)",
-        confidence="checked",
-        lo=0.0,
-    )
-    shed_cells_per_g_per_day: float = param(
-        1e6,
-        "cell/g/day",
-        "[fidler2015]: > 1e6 cells shed per gram of tumour per day",
-        confidence="checked",
-        lo=0.0,
-    )
-    size_exponent: float = param(
-        1.0,
-        "1",
-        "[verschraegen2005], [michaelson2002]: the risk of distant spread rises far more slowly "
-        "than tumour volume (mortality 10 % to 25 % from 3 to 50 mm, N0); shedding = rate per "
-        "gram x 1 g x (mass / 1 g)**exponent (1: proportional to mass)",
-        confidence="assumed",
-        lo=0.0,
-        hi=1.0,
-    )
-    growth_coupling: float = param(
-        0.0,
-        "1",
-        "assumed: shedding per day whatever the primary's growth rate (0); 1 sheds per cell "
-        "doubling, so the cells shed by a given size do not depend on the doubling time (a "
-        "reviewed abstract, 'Growth rate and natural history of breast cancer', whose authors "
-        "were not re-checked, finds that the primary's growth rate has little influence on "
-        "dissemination per tumour cell). Shedding is multiplied by "
-        "(reference_tvdt_days / tvdt_days)**growth_coupling",
-        confidence="assumed",
-        lo=0.0,
-        hi=1.0,
-    )
-    reference_tvdt_days: float = param(
-        150.0,
-        "day",
-        f"definition: the primary doubling time at which shed_cells_per_g_per_day holds whatever "
-        f"growth_coupling ({KLEIN} median)",
-        confidence="definition",
-        lo=0.0,
-        lo_open=True,
-    )
-    arrest_fraction: float = param(
-        1e-3,
-        "1",
-        "assumed: shed cells that arrest and survive as DTCs; [fidler2015]: < 0.1 % form metastases",
-        lo=0.0,
-        hi=1.0,
-    )
-    dormant_fraction_on_arrival: float = param(
-        0.8,
-        "1",
-        "assumed: most DTCs are solitary non-dividing cells ([klein2009], [sleeman2012])",
-        lo=0.0,
-        hi=1.0,
-    )
 
 
 @dataclass(frozen=True)
@@ -283,26 +218,33 @@ class DTCParameters:
         0.8, "1", "assumed: niches support DTC survival ([sleeman2012])", lo=0.0, hi=1.0
     )
     founding_per_day: float = param(
-        2.2e-9,
+        1.845e-7,
         "1/day",
-        "calibrated: posterior median (90 % interval 1.7e-9 - 2.9e-9) of the population median "
-        "in the lead_time calibration of fields 0.2 (Gompertz lesion growth, the single-run "
-        "structure of these defaults), fitted to the median months to metastasis after T1 and "
-        "T3 resection and the M1 fraction of T1/T2 ([engel2003] via [klein2009]) and the "
-        "10-year distant metastasis incidence ([holleczek2019]); patients vary about it "
-        "log-normally (sigma 1.86). The lead_time cohort now declares its own natural history "
-        "and calibrated values (studies/lead_time.toml). The rate at which an activated DTC in a "
-        "full niche on stiff matrix founds a growing lesion",
+        "calibrated: posterior median (90 % interval 1.5e-8 - 7.7e-7) in studies/concepts_calibration.toml, variant niche_threshold (posterior probability 0.44 of four concepts): the rate at "
+        "which an activated DTC in a full niche on stiff matrix founds a growing lesion",
         confidence="calibrated",
         lo=0.0,
     )
     founding_without_niche: float = param(
-        0.1,
+        0.0,
         "1",
-        "assumed: the niche comes first ([kaplan2005]: blocking VEGFR1+ cells prevents it); "
-        "founding outside a niche at a tenth of the rate",
+        "[sleeman2012], [kaplan2005]: a lesion is founded only in a niche (the stromal "
+        "progression model, favoured over parallel and linear progression and the cascade by "
+        "the concept comparison, studies/concepts.md); the share of the founding rate outside "
+        "a niche",
+        confidence="calibrated",
         lo=0.0,
         hi=1.0,
+    )
+    colonisation_gain: float = param(
+        22.3,
+        "1",
+        f"calibrated: population median (90 % interval 6.3 - 232) in {CAL}, fitted with the "
+        "sites of metastasis at diagnosis ([wu2017]): founding is multiplied "
+        "by 1 + gain x the soil's colonisation signal (species responses 'colonisation': the "
+        "bone matrix's TGF-beta, [yin1999], [weilbaecher2011])",
+        confidence="calibrated",
+        lo=0.0,
     )
     motility_um2_per_day: float = param(
         100.0, "um^2/day", "assumed: slow interstitial migration", lo=0.0

@@ -29,10 +29,11 @@ def cited_keys(text: str) -> list[str]:
 
 
 def full_reference(key: str) -> str:
-    """One entry as a citation line: authors (year). title. journal volume(issue):pages. doi."""
+    """One entry as a citation line: authors (year). title. journal volume(issue):pages. doi (or PMID)."""
     e = bibliography()[key]
     issue = f"({e['issue']})" if e.get("issue") else ""
     where = f"{e['journal']} {e.get('volume', '')}{issue}"
     pages = f":{e['pages']}" if e.get("pages") else ""
     doi = f" doi:{e['doi']}" if e.get("doi") else ""
+    doi = doi or (f" PMID:{e['pmid']}" if e.get("pmid") else "")
     return f"{e['authors']} ({e['year']}). {e['title']}. {where.strip()}{pages}.{doi}"

@@ -1,8 +1,8 @@
-"""Run settings and therapies: mesh geometry, field solver, adaptive steps, therapy windows."""
+"""Run settings: mesh geometry, field solver, adaptive steps (therapies: :mod:`.therapies`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from fields.parameters.spec import param
 
@@ -61,7 +61,8 @@ class TransportParameters:
         "1",
         "definition: a quasi-steady factor is the sum of its responses to the plasma, hypoxic, "
         "niche and uniform sources, each kept while the operator and its field are unchanged "
-        "(2d, 3d and per-run Krogh with the fast solver; equal to full solves to round-off)",
+        "(2d and 3d grids with the fast solver; Krogh meshes solve their tridiagonal systems "
+        "directly; equal to full solves to round-off)",
         confidence="definition",
         kind=bool,
     )
@@ -105,49 +106,3 @@ class SteppingParameters:
         lo=1.0,
         lo_open=True,
     )
-
-
-@dataclass(frozen=True)
-class TherapyWindow:
-    """A therapy given from start_day to end_day (none: not given / never stopped)."""
-
-    start_day: float | None = param(
-        None, "day", "scenario input", confidence="definition", lo=0.0, nullable=True
-    )
-    end_day: float | None = param(
-        None, "day", "scenario input", confidence="definition", lo=0.0, nullable=True
-    )
-    efficacy: float = param(0.9, "1", "assumed: fraction of the target neutralised", lo=0.0, hi=1.0)
-
-
-@dataclass(frozen=True)
-class VesselNormalisation:
-    """Vessel normalisation window: less leaky, better perfused vessels ([fidler2015])."""
-
-    start_day: float | None = param(
-        None, "day", "scenario input", confidence="definition", lo=0.0, nullable=True
-    )
-    end_day: float | None = param(
-        None, "day", "scenario input", confidence="definition", lo=0.0, nullable=True
-    )
-    permeability_factor: float = param(
-        0.5, "1", "assumed: tighter endothelium ([fidler2015])", lo=0.0
-    )
-    po2_factor: float = param(
-        1.2, "1", "assumed: better perfusion ([fidler2015])", lo=0.0, lo_open=True
-    )
-
-
-#: Therapies that neutralise a diffusing factor; a species names one of them in ``blocked_by``.
-NEUTRALISING_THERAPIES = ("anti_vegf", "tgfb_blockade", "lox_inhibition")
-THERAPIES = (*NEUTRALISING_THERAPIES, "vessel_normalisation")
-
-
-@dataclass(frozen=True)
-class InterventionParameters:
-    """Therapy windows (resection lives in ``primary``)."""
-
-    anti_vegf: TherapyWindow = field(default_factory=TherapyWindow)
-    tgfb_blockade: TherapyWindow = field(default_factory=TherapyWindow)
-    lox_inhibition: TherapyWindow = field(default_factory=TherapyWindow)
-    vessel_normalisation: VesselNormalisation = field(default_factory=VesselNormalisation)

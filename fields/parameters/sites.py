@@ -2,9 +2,10 @@
 
 A site is a representative tissue patch. Its data file (``fields/parameters/data/sites/``) gives
 vascular geometry and oxygenation, matrix stiffness, organ volume (to scale patch integrals to
-the organ), vessel permeability (the blood-brain barrier), resident factor release, the share of
-disseminated cells routed to it, how hostile it is to DTCs and how far outgrowth can co-opt
-vessels, each value with its source.
+the organ), vessel permeability (the blood-brain barrier), resident factor release, the blood
+that brings circulating tumour cells to it and how many of the cells arrested there survive
+(:func:`fields.model.dissemination.arrest_shares`), how hostile it is to DTCs and how far
+outgrowth can co-opt vessels, each value with its source.
 """
 
 from __future__ import annotations
@@ -35,8 +36,21 @@ class SiteParameters:
     permeability_factor: float = param(
         REQUIRED, "1", "", lo=0.0, doc="vessel permeability to the factors vs healthy"
     )
-    dtc_routing_fraction: float = param(
-        REQUIRED, "1", "", lo=0.0, hi=1.0, doc="share of disseminated cells arresting here"
+    blood_flow_fraction: float = param(
+        REQUIRED,
+        "1",
+        "",
+        lo=0.0,
+        hi=1.0,
+        doc="share of the blood reaching the organ's capillaries (systemic: of cardiac output)",
+    )
+    arrest_survival: float = param(
+        REQUIRED,
+        "1",
+        "",
+        lo=0.0,
+        hi=1.0,
+        doc="share of the cells arrested in its capillaries that survive as DTCs",
     )
     dtc_hostility: float = param(
         REQUIRED, "1", "", lo=0.0, doc="multiplier of DTC death rates (poor soil > 1)"
@@ -51,6 +65,15 @@ class SiteParameters:
         lo=0.0,
         lo_open=True,
         doc="lesion diameter beyond which growth needs angiogenesis or co-opted vessels",
+    )
+    capillary_bed: str = param(
+        "systemic",
+        "1",
+        "definition: 'pulmonary' (the first bed of venous blood) or 'systemic'",
+        confidence="definition",
+        kind=str,
+        choices=("pulmonary", "systemic"),
+        doc="which circulation feeds the organ's capillaries",
     )
     resident_secretion_pg_per_ml_per_s: Mapping[str, float] = param(
         {},

@@ -13,7 +13,10 @@ Responses (a response is off when its half-saturation is ``none``):
   combines as 1 - prod(1 - hill(C, K, n)) and the stimulus is their product (both are needed);
 - ``stiffening``: matrix stiffening, rate_i hill(C, K, n) (kPa/day), added to LOX crosslinking;
 - ``reactivation`` / ``dormancy``: signals averaged into the DTC reactivation / dormancy rates;
-- ``angiogenesis``: support of metastatic outgrowth, A = 1 - prod(1 - hill(C, K, n)).
+- ``angiogenesis``: support of metastatic outgrowth, A = 1 - prod(1 - hill(C, K, n));
+- ``colonisation``: growth signals of a soil that speed the founding of lesions by activated
+  DTCs, 1 + g (1 - prod(1 - hill(C, K, n))) with g ``dtc.colonisation_gain`` (the bone
+  matrix's TGF-beta in the vicious cycle of osteolytic metastasis, [yin1999], [weilbaecher2011]).
 """
 
 from __future__ import annotations
@@ -21,8 +24,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from fields.parameters.settings import NEUTRALISING_THERAPIES
 from fields.parameters.spec import REQUIRED, param
+from fields.parameters.therapies import NEUTRALISING_THERAPIES
 
 _OFF = "definition: used only when the response is declared"
 
@@ -133,6 +136,8 @@ class SpeciesParameters:
     dormancy_hill: float = _hill(2.0)
     angiogenesis_half_pg_per_ml: float | None = _half("angiogenic support of outgrowth")
     angiogenesis_hill: float = _hill(1.0)
+    colonisation_half_pg_per_ml: float | None = _half("colonisation of the soil")
+    colonisation_hill: float = _hill(2.0)
 
     @property
     def plasma_clearance_per_day(self) -> float:

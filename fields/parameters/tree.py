@@ -19,8 +19,8 @@ from fields.core.errors import FieldsInputError, ParameterError
 from fields.parameters import datafiles
 from fields.parameters.collections import COLLECTIONS
 from fields.parameters.datafiles import USER, Provenance
+from fields.parameters.dissemination import AssayParameters, DisseminationParameters
 from fields.parameters.groups import (
-    DisseminationParameters,
     DTCParameters,
     LesionParameters,
     OxygenParameters,
@@ -28,20 +28,20 @@ from fields.parameters.groups import (
     StromaParameters,
 )
 from fields.parameters.settings import (
-    THERAPIES,
     GeometryParameters,
-    InterventionParameters,
     SteppingParameters,
     TransportParameters,
 )
 from fields.parameters.sites import SiteParameters
 from fields.parameters.spec import validate_dataclass
 from fields.parameters.species import SpeciesParameters
+from fields.parameters.therapies import THERAPIES, InterventionParameters
 from fields.parameters.updates import apply_updates, flatten, get_dotted
 
 GROUPS = (
     "primary",
     "dissemination",
+    "assays",
     "oxygen",
     "stroma",
     "dtc",
@@ -85,6 +85,7 @@ class Parameters:
 
     primary: PrimaryParameters = field(default_factory=PrimaryParameters)
     dissemination: DisseminationParameters = field(default_factory=DisseminationParameters)
+    assays: AssayParameters = field(default_factory=AssayParameters)
     oxygen: OxygenParameters = field(default_factory=OxygenParameters)
     stroma: StromaParameters = field(default_factory=StromaParameters)
     dtc: DTCParameters = field(default_factory=DTCParameters)
@@ -217,6 +218,13 @@ def check_consistency(p: Parameters) -> None:
                 )
     for name in THERAPIES:
         window = getattr(p.interventions, name)
+        if window.end_day is not None and window.duration_days is not None:
+            raise ParameterError(
+                f"interventions.{name}.duration_days",
+                window.duration_days,
+                f"none when interventions.{name}.end_day is given ({window.end_day:g} day): "
+                "a window ends at end_day or after duration_days, not both",
+            )
         if window.start_day is not None and window.end_day is not None:
             if window.end_day < window.start_day:
                 raise ParameterError(
@@ -286,8 +294,6 @@ def _member(schema: type, key: str, values: Any) -> Any:
 
 
 def _build(tree: dict[str, Any], provenance: Mapping[str, Provenance]) -> Parameters:
-    from fields.parameters.settings import TherapyWindow, VesselNormalisation
-
     kwargs: dict[str, Any] = {}
     types = {f.name: f for f in dataclasses.fields(Parameters)}
     for name in GROUPS:
@@ -298,11 +304,9 @@ def _build(tree: dict[str, Any], provenance: Mapping[str, Provenance]) -> Parame
             }
         elif name == "interventions":
             iv = tree[name]
+            windows = {f.name: f for f in dataclasses.fields(InterventionParameters)}
             kwargs[name] = InterventionParameters(
-                anti_vegf=TherapyWindow(**iv["anti_vegf"]),
-                tgfb_blockade=TherapyWindow(**iv["tgfb_blockade"]),
-                lox_inhibition=TherapyWindow(**iv["lox_inhibition"]),
-                vessel_normalisation=VesselNormalisation(**iv["vessel_normalisation"]),
+                **{key: type(f.default_factory())(**iv[key]) for key, f in windows.items()}  # type: ignore[misc]
             )
         else:
             cls = type(types[name].default_factory())  # type: ignore[misc]

@@ -37,7 +37,10 @@ def test_cohort_then_survival_figure(tmp_path, capsys):
         (["--patients", "0"], "--patients = 0"),
         (["--set", "primary.tvdt_days=80"], "it is sampled"),
         (["--set", "primary.colour=1"], "primary.colour"),
-        (["--set", "dissemination.arrest_fraction=-1"], "dissemination.arrest_fraction"),
+        (
+            ["--set", "dissemination.transpulmonary_passage=-1"],
+            "dissemination.transpulmonary_passage",
+        ),
         (["--workers", "-1"], "--workers = -1"),
     ],
 )

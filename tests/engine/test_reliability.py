@@ -65,7 +65,7 @@ def test_sigkill_during_run_then_resume_gives_identical_output(tmp_path):
     cmd = [sys.executable, "-m", "fields.cli", "run", *args]
     proc = subprocess.Popen(
         [*cmd, "--checkpoint", str(ck), "--checkpoint-every", "500", "--out", str(out)],
-        start_new_session=True,
+        process_group=0,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -136,7 +136,7 @@ def test_killed_writes_never_leave_a_truncated_file(tmp_path):
             [sys.executable, "-c", WRITER, str(path)],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
-            start_new_session=True,
+            process_group=0,
         )
         proc.stdout.readline()  # one complete file exists; now kill during a later write
         time.sleep(float(rng.uniform(0.0, 0.4)))

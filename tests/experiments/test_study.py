@@ -45,7 +45,7 @@ def test_latin_hypercube_stratifies_each_parameter_and_is_seeded():
         study={"sampling": "latin_hypercube", "samples": 10},
         vary={
             "primary.tvdt_days": {"distribution": "uniform", "low": 50.0, "high": 150.0},
-            "dissemination.arrest_fraction": {
+            "dissemination.transpulmonary_passage": {
                 "distribution": "loguniform",
                 "low": 1e-4,
                 "high": 1e-2,
@@ -56,7 +56,7 @@ def test_latin_hypercube_stratifies_each_parameter_and_is_seeded():
     assert a == b
     tvdt = np.sort([row["primary.tvdt_days"] for row in a])
     assert np.all(np.floor((tvdt - 50.0) / 10.0) == np.arange(10))  # one per stratum
-    arrest = np.array([row["dissemination.arrest_fraction"] for row in a])
+    arrest = np.array([row["dissemination.transpulmonary_passage"] for row in a])
     assert np.all((arrest >= 1e-4) & (arrest <= 1e-2))
 
 

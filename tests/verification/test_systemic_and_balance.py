@@ -218,7 +218,7 @@ UPDATE_RANGES = {
     "stroma.niche_formation_per_day": (0.0, 5.0),
     "dtc.reactivation_max_per_day": (0.0, 0.5),
     "lesions.tvdt_days": (5.0, 1000.0),
-    "dissemination.arrest_fraction": (0.0, 1.0),
+    "dissemination.transpulmonary_passage": (0.0, 1.0),
     "sites.lung.vessel_po2_mmhg": (0.0, 150.0),
     "sites.lung.baseline_stiffness_kpa": (0.05, 19.0),
     "primary.tvdt_days": (20.0, 1000.0),
@@ -273,8 +273,9 @@ def test_results_unchanged_when_step_controller_tightened():
         {
             "interventions.anti_vegf.start_day": 2000.0,
             "interventions.anti_vegf.end_day": 2300.0,
-            # a high-founding patient (the cohort's upper tail): outgrowth in both sites
-            "dtc.founding_per_day": 1e-7,
+            # a patient of the cohort's upper decile of shedding (median 1590 cells per gram per
+            # day, sigma 1.73, studies/lead_time.toml): outgrowth in both sites
+            "dissemination.shed_cells_per_g_per_day": 14600.0,
         }
     )
     tight = {

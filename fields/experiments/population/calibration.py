@@ -15,9 +15,6 @@ a second pool is drawn near the first posterior and ABC-SMC runs again on both p
 
 from __future__ import annotations
 
-import logging
-import math
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -28,9 +25,11 @@ import xarray as xr
 from fields.core.version import __version__
 from fields.experiments.population.calibration_file import Calibration, load_calibration
 from fields.experiments.population.cohort import cohort
-from fields.experiments.population.cohort_stats import statistic, weighted_quantile
+from fields.experiments.population.cohort_stats import weighted_quantile
+from fields.experiments.population.concepts import _abc, compare
 from fields.experiments.population.refine import combine, refined_proposals
 from fields.experiments.population.reweighting import Reweighted, bootstrap_sd
+from fields.experiments.population.targets import evaluate
 
 
 def calibrate(
@@ -50,8 +49,21 @@ def calibrate(
     refined pool goes beside it, ``*_refine.zarr``); ``pool``, ``population_size``,
     ``generations``, ``check`` (patients of a direct cohort at the estimate, 0: none) and
     ``refine`` (patients of a second pool near the first posterior, 0: none) override the
-    file."""
+    file. A file with ``[variant.*]`` tables compares them (:func:`.concepts.compare`)."""
     cal = spec if isinstance(spec, Calibration) else load_calibration(spec)
+    if cal.variants:  # concepts compared on the same targets
+        return compare(
+            cal,
+            pool_store,
+            client,
+            workers,
+            pool,
+            population_size,
+            generations,
+            progress,
+            check,
+            refine,
+        )
     population = population_size or cal.population_size
     generations = generations or cal.generations
     started = time.perf_counter()
@@ -111,12 +123,8 @@ def calibrate(
 
 def _fit(cal: Calibration, model: Reweighted, population: int, generations: int):
     """(particles, normalised weights, populations, seconds) of one ABC-SMC run."""
-    (frame, w), populations, seconds = _abc(cal, model, population, generations)
-    particles = np.column_stack(
-        [_decode(cal, i, frame[f"p{i}"].values) for i in range(len(cal.priors))]
-    )
-    w = np.asarray(w, dtype=float)
-    return particles, w / np.sum(w), populations, seconds
+    result, seconds = _abc(cal, [model], population, generations)
+    return result["particles"][0], result["weights"][0], result["populations"], seconds
 
 
 def _add_check(ds: xr.Dataset, cal: Calibration, direct: xr.Dataset, seconds: float) -> None:
@@ -126,7 +134,7 @@ def _add_check(ds: xr.Dataset, cal: Calibration, direct: xr.Dataset, seconds: fl
     ds["check"] = (
         ("target",),
         np.array(
-            [statistic(direct, t.statistic, t.stages, None, t.years, t.stage_mix) for t in targets],
+            [evaluate(direct, t) for t in targets],
             dtype=float,
         ),
         {"long_name": "statistic of a direct cohort at the estimate (no reweighting)"},
@@ -139,51 +147,6 @@ def _add_check(ds: xr.Dataset, cal: Calibration, direct: xr.Dataset, seconds: fl
     ds.attrs.update(check_patients=int(direct.sizes["patient"]), check_seconds=round(seconds, 3))
 
 
-def _abc(cal: Calibration, model: Reweighted, population: int, generations: int):
-    import pyabc
-
-    for name in ("ABC", "pyabc", "Sampler", "Epsilon", "Distance", "Acceptor", "History"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    rvs = {}
-    for i, prior in enumerate(cal.priors):
-        low, high = prior.distribution.params["low"], prior.distribution.params["high"]
-        if prior.distribution.kind == "loguniform":
-            low, high = math.log10(low), math.log10(high)
-        rvs[f"p{i}"] = pyabc.RV("uniform", low, high - low)
-    sd = {t.name: t.sd for t in cal.targets}
-
-    def simulate(par: dict[str, float]) -> dict[str, float]:
-        theta = {p.name: float(_decode(cal, i, par[f"p{i}"])) for i, p in enumerate(cal.priors)}
-        return model.statistics(theta, cal.targets)
-
-    def distance(x: dict[str, float], x0: dict[str, float]) -> float:
-        total = sum(((x[k] - x0[k]) / sd[k]) ** 2 for k in x0)
-        return float(math.sqrt(total)) if math.isfinite(total) else math.inf
-
-    np.random.seed(cal.seed)  # noqa: NPY002 - pyabc draws from the global numpy stream
-    abc = pyabc.ABCSMC(
-        simulate,
-        pyabc.Distribution(**rvs),
-        distance,
-        population_size=population,
-        sampler=pyabc.sampler.SingleCoreSampler(),
-    )
-    started = time.perf_counter()
-    with tempfile.TemporaryDirectory() as folder:
-        abc.new(f"sqlite:///{Path(folder) / 'abc.db'}", {t.name: t.value for t in cal.targets})
-        history = abc.run(minimum_epsilon=cal.minimum_epsilon, max_nr_populations=generations)
-        # read everything needed while the database exists
-        last = history.get_distribution(m=0, t=history.max_t)
-        populations = history.get_all_populations()
-    return last, populations, time.perf_counter() - started
-
-
-def _decode(cal: Calibration, i: int, value):
-    if cal.priors[i].distribution.kind == "loguniform":
-        return 10.0 ** np.asarray(value, dtype=float)
-    return np.asarray(value, dtype=float)
-
-
 def _dataset(cal, model, names, particles, w, populations) -> xr.Dataset:
     targets = (*cal.targets, *cal.validation)
     predicted = np.array(
@@ -192,7 +155,6 @@ def _dataset(cal, model, names, particles, w, populations) -> xr.Dataset:
             for row in particles
         ]
     )
-    populations = populations[populations["t"] >= 0]
     estimate = np.array([weighted_quantile(particles[:, j], w, 0.5) for j in range(len(names))])
     low = np.array([weighted_quantile(particles[:, j], w, 0.05) for j in range(len(names))])
     high = np.array([weighted_quantile(particles[:, j], w, 0.95) for j in range(len(names))])

@@ -27,6 +27,17 @@ The format::
     high = 1e-6
     source = "..."
 
+    [parameter."dissemination.transpulmonary_passage"]   # a fixed number of the cohort
+    distribution = "uniform"           # (only keys the expected lesions are proportional to:
+    low = 0.01                         # see SCALED_KEYS; their candidates scale each site's
+    high = 0.5                         # expected lesions instead of new runs)
+    source = "..."
+
+    [variant.parallel]                 # optional: concepts compared on the same targets
+    parameters = "concepts/parallel.toml"   # a parameter file on top of the cohort's
+    description = "..."                # (each variant simulates its own pool; the fit gives
+    source = "..."                     # posterior model probabilities)
+
     [[target]]                         # fitted (default: the cohort file's [[target]]);
                                        # [[validation]] has the same form and is not fitted
     name = "T1: median months to metastasis"
@@ -49,6 +60,7 @@ from typing import Any
 from fields.experiments.population.cohort_file import Cohort, load_cohort
 from fields.experiments.population.distributions import FIELDS, Distribution, parse_distribution
 from fields.experiments.population.targets import Target, parse_targets
+from fields.experiments.population.variants import Variant, parse_variants
 from fields.experiments.varied import bad, header, number
 from fields.parameters import read_toml
 
@@ -66,17 +78,41 @@ _KEYS = {
 }
 
 
+#: fixed keys each site's expected lesions are proportional to (the DTC and lesion equations
+#: are linear in the cells that arrive), and how: the cells shed (every site and both assays),
+#: the founding rate (every site's lesions), or each site's share of the shed cells
+#: (:func:`fields.model.dissemination.arrest_shares`)
+SCALED_KEYS = {
+    "dissemination.shed_cells_per_g_per_day": "shed",
+    "dtc.founding_per_day": "founding",
+    "dissemination.transpulmonary_passage": "shares",
+}
+SCALED_SITE_KEYS = ("arrest_survival", "blood_flow_fraction")
+
+
+def scaled_kind(key: str) -> str | None:
+    """How a key scales the expected lesions (see :data:`SCALED_KEYS`), None if it does not."""
+    if key in SCALED_KEYS:
+        return SCALED_KEYS[key]
+    parts = key.split(".")
+    if len(parts) == 3 and parts[0] == "sites" and parts[2] in SCALED_SITE_KEYS:
+        return "shares"
+    return None
+
+
 @dataclass(frozen=True)
 class Prior:
-    """A prior on one number (``field``) of a sampled key's cohort distribution."""
+    """A prior on one number (``field``) of a sampled key's cohort distribution, or on a fixed
+    key of the cohort (``field`` None)."""
 
     key: str
-    field: str
+    field: str | None
     distribution: Distribution
+    scaled: bool = False  # evaluated by scaling the expected lesions, not by reweighting
 
     @property
     def name(self) -> str:
-        return f"{self.key}.{self.field}"
+        return self.key if self.field is None else f"{self.key}.{self.field}"
 
 
 @dataclass(frozen=True)
@@ -96,20 +132,40 @@ class Calibration:
     text: str
     check: int = 0
     refine: int = 0
+    variants: tuple[Variant, ...] = ()
+    variant: str = ""  # the variant this calibration fits ("" : the cohort as it is)
 
     def changes(self, theta: dict[str, float]) -> dict[str, dict[str, float]]:
-        """A candidate ``theta`` (prior name -> value) as {sampled key: {field: value}}."""
+        """A candidate ``theta`` (prior name -> value) as {sampled key: {field: value}} (the
+        priors on fixed keys are in :meth:`fixed`)."""
         out: dict[str, dict[str, float]] = {}
         for prior in self.priors:
-            out.setdefault(prior.key, {})[prior.field] = theta[prior.name]
+            if prior.field is not None:
+                out.setdefault(prior.key, {})[prior.field] = theta[prior.name]
         return out
 
+    def fixed(self, theta: dict[str, float]) -> dict[str, float]:
+        """The values ``theta`` gives the fixed keys of the cohort."""
+        return {p.key: theta[p.name] for p in self.priors if p.field is None}
+
     def cohort_at(self, theta: dict[str, float], patients: int) -> Cohort:
-        """The cohort file with ``theta`` in its distributions: what ``fields cohort`` runs once
-        the file holds those values (its own seed and patients 0 to ``patients - 1``)."""
+        """The cohort file with ``theta`` in its distributions and fixed keys: what ``fields
+        cohort`` runs once the file holds those values (its own seed and patients 0 to
+        ``patients - 1``)."""
         samples = self.cohort.samples
         changed = {k: samples[k].with_params(**v) for k, v in self.changes(theta).items()}
-        return self.cohort.with_samples(changed).with_patients(patients)
+        at = self.cohort.with_samples(changed).with_patients(patients)
+        fixed = self.fixed(theta)
+        return at.with_updates(fixed) if fixed else at
+
+    def of_variant(self, name: str) -> Calibration:
+        """This calibration for one of its variants: the cohort with the variant's parameters,
+        its pools named after it."""
+        from dataclasses import replace
+
+        variant = {v.name: v for v in self.variants}[name]
+        cohort = replace(self.cohort.with_updates(variant.updates), name=self.cohort.name)
+        return replace(self, cohort=cohort, name=f"{self.name}-{name}", variant=name)
 
     def pool_cohort(
         self,
@@ -139,7 +195,7 @@ def load_calibration(path: str | Path) -> Calibration:
     meta = header(
         doc,
         "calibration",
-        {"proposal", "parameter", "target", "validation"},
+        {"proposal", "parameter", "target", "validation", "variant"},
         _KEYS,
         "fields/experiments/population/calibration_file.py",
     )
@@ -190,14 +246,35 @@ def load_calibration(path: str | Path) -> Calibration:
             )
     priors = []
     params = doc.get("parameter", {})
+    fixed, params = _fixed_priors(params)
+    for key, table in fixed.items():
+        if key in cohort.samples or scaled_kind(key) is None:
+            raise bad(
+                f"parameter.{key!r}",
+                key,
+                "a fixed key the expected lesions are proportional to: "
+                + ", ".join([*SCALED_KEYS, *(f"sites.<site>.{k}" for k in SCALED_SITE_KEYS)])
+                + ' (a sampled key takes [parameter."key".median] and the like)',
+            )
+        try:
+            cohort.base.get(key)
+        except Exception as exc:
+            raise bad(f"parameter.{key!r}", key, f"a key of the parameter tree ({exc})") from None
+        prior = parse_distribution(key, table)
+        if prior.kind not in ("uniform", "loguniform"):
+            raise bad(f"parameter.{key!r}.distribution", prior.kind, "uniform or loguniform")
+        priors.append(Prior(key, None, prior, scaled=True))
     for key, fields in _tables(params, "parameter", depth=1).items():
         if key not in cohort.samples:
             raise bad(
                 f"parameter.{key!r}", key, f"a key the cohort samples: {', '.join(cohort.samples)}"
             )
-        if key not in proposals:
-            raise bad(f"proposal.{key!r}", None, "a proposal for every calibrated key")
         kind = cohort.samples[key].kind
+        scaled_only = (
+            set(fields) == {"median"} and kind == "lognormal" and scaled_kind(key) is not None
+        )
+        if key not in proposals and not scaled_only:
+            raise bad(f"proposal.{key!r}", None, "a proposal for every reweighted key")
         numbers = [f for f in FIELDS[kind] if f not in ("edges", "weights", "names")]
         if cohort.samples[key].scaled_by is not None:
             numbers.append("exponent")  # of its scaled_by
@@ -213,7 +290,10 @@ def load_calibration(path: str | Path) -> Calibration:
                 raise bad(
                     f"parameter.{key!r}.{field}.distribution", prior.kind, "uniform or loguniform"
                 )
-            priors.append(Prior(key, field, prior))
+            # the median of a lognormal key the expected lesions are proportional to moves
+            # every patient's value by one factor: a scaling, exact, instead of reweighting
+            scaled = field == "median" and kind == "lognormal" and scaled_kind(key) is not None
+            priors.append(Prior(key, field, prior, scaled=scaled))
     if not priors:
         raise bad("parameter", params, "at least one calibrated parameter")
     if ints["refine"]:
@@ -230,6 +310,7 @@ def load_calibration(path: str | Path) -> Calibration:
     if not targets:
         raise bad("target", None, "at least one [[target]] here or in the cohort file")
     validation = parse_targets(doc.get("validation", []), "validation")
+    variants = parse_variants(doc.get("variant", {}), path, cohort)
     return Calibration(
         name=str(meta.get("name", path.stem)),
         cohort=cohort,
@@ -243,10 +324,27 @@ def load_calibration(path: str | Path) -> Calibration:
         priors=tuple(priors),
         targets=targets,
         validation=validation,
-        text=json.dumps(doc, sort_keys=True, default=str) + cohort.fingerprint(),
+        text=json.dumps(doc, sort_keys=True, default=str)
+        + cohort.fingerprint()
+        + json.dumps([v.updates for v in variants], sort_keys=True, default=str),
         check=ints["check"],
         refine=ints["refine"],
+        variants=variants,
     )
+
+
+def _fixed_priors(params: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(priors on fixed keys, the rest): ``[parameter."a.b"]`` tables that hold a
+    distribution themselves."""
+    if not isinstance(params, dict):
+        raise bad("parameter", params, "tables keyed by dotted parameter names")
+    fixed, rest = {}, {}
+    for key, value in params.items():
+        if isinstance(value, dict) and "distribution" in value:
+            fixed[key] = value
+        else:
+            rest[key] = value
+    return fixed, rest
 
 
 def _tables(table: Any, where: str, depth: int = 0) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from fields.experiments.population.cohort_run import (
     ERROR_WIDTH,
     OUTPUTS,
     empty_outputs,
+    lead_months,
     months,
     run_chunk,
 )
@@ -48,6 +49,8 @@ def template(cohort: Cohort) -> xr.Dataset:
         dims = ("patient", "site") if name == "detectable_lesions" else ("patient",)
         if name == "metastasis_free_probability":
             dims = ("patient", "month")
+        if name == "expected_by_site":
+            dims = ("patient", "site", "lead_month")
         units, long_name = OUTPUTS[name]
         data[name] = xr.Variable(dims, value, attrs={"units": units, "long_name": long_name})
     for key, dist in cohort.samples.items():
@@ -71,6 +74,11 @@ def template(cohort: Cohort) -> xr.Dataset:
             ("month",),
             months(cohort),
             attrs={"units": "month", "long_name": "months after resection"},
+        ),
+        "lead_month": xr.Variable(
+            ("lead_month",),
+            lead_months(cohort),
+            attrs={"units": "month", "long_name": "months from diagnosis (resection)"},
         ),
     }
     attrs = {
@@ -226,8 +234,8 @@ def cohort(
         elif chunks:
             _distributed(executor, spec, chunks, target, bar)
     result = target.load()
-    result.attrs["last_session_patients"] = sum(b - a for a, b in chunks)
-    result.attrs["last_session_seconds"] = round(time.perf_counter() - started, 3)
+    result.attrs["last_run_patients"] = sum(b - a for a, b in chunks)
+    result.attrs["last_run_seconds"] = round(time.perf_counter() - started, 3)
     failed = np.nonzero(result["status"].values == 2)[0]
     if failed.size:
         first = int(failed[0])

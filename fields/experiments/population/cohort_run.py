@@ -17,7 +17,7 @@ from fields.core.errors import FieldsInputError
 from fields.engine.loop import run
 from fields.experiments.population import outcomes
 from fields.experiments.population.cohort_file import Cohort
-from fields.model import primary
+from fields.model import dissemination, primary
 from fields.parameters.batch import ParameterBatch
 
 ERROR_WIDTH = 300
@@ -43,9 +43,20 @@ OUTPUTS: dict[str, tuple[str, str]] = {
     ),
     "marrow_dtc_expected": (
         "1",
-        "expected DTCs in a bone-marrow aspirate of 2e6 mononuclear cells at diagnosis",
+        "expected DTCs found in a bone-marrow aspirate at diagnosis (assays.marrow_cells_assayed "
+        "mononuclear cells)",
     ),
-    "ctc_expected": ("1", "expected circulating tumour cells in 7.5 mL of blood at diagnosis"),
+    "marrow_dtc_count": ("1", "DTCs found in the patient's aspirate at diagnosis (a Poisson draw)"),
+    "ctc_expected": (
+        "1",
+        "expected circulating tumour cells counted in one CellSearch sample at diagnosis",
+    ),
+    "ctc_count": ("1", "CTCs counted in the patient's sample at diagnosis (a Poisson draw)"),
+    "expected_by_site": (
+        "1",
+        "expected detectable lesions in each site, lead_month months from diagnosis (never "
+        "decreasing; flat after death)",
+    ),
     "steps": ("1", "time steps taken by the patient's run"),
 }
 
@@ -53,6 +64,12 @@ OUTPUTS: dict[str, tuple[str, str]] = {
 def months(cohort: Cohort) -> np.ndarray:
     """The follow-up grid of the Rao-Blackwell metastasis-free probability (months)."""
     return np.arange(0.0, cohort.follow_up_days / outcomes.MONTH_DAYS + 1e-9, 1.0)
+
+
+def lead_months(cohort: Cohort) -> np.ndarray:
+    """The grid of ``expected_by_site``: months from diagnosis, from LEAD_MONTHS before it to
+    the end of follow-up."""
+    return np.concatenate((np.arange(-outcomes.LEAD_MONTHS, 0.0, 1.0), months(cohort)))
 
 
 def diagnosis_days(cohort: Cohort, batch: ParameterBatch) -> np.ndarray:
@@ -101,6 +118,8 @@ def run_chunk(cohort: Cohort, start: int, stop: int) -> dict[str, Any]:
     if stage is not None:
         out["t_stage"][:] = stage
     grid = months(cohort) * outcomes.MONTH_DAYS
+    lead = lead_months(cohort)
+    ctc_and_dtc = _assays(cohort, batch, rec, dx)
     names = list(cohort.sites)
     times = rec.times
     for row in range(n):
@@ -127,10 +146,15 @@ def run_chunk(cohort: Cohort, start: int, stop: int) -> dict[str, Any]:
         )
         out["p_metastatic_at_diagnosis"][row] = p_m1
         out["metastasis_free_probability"][row] = free
-        out["marrow_dtc_expected"][row] = _marrow(cohort, rec, row, float(dx[row]))
-        shed = np.interp(dx[row] - 1e-6, times, rec.systemic["dissemination_rate"][row])
-        out["ctc_expected"][row] = (
-            shed * outcomes.CTC_LIFETIME_DAYS * outcomes.CTC_SAMPLE_ML / outcomes.BLOOD_ML
+        out["marrow_dtc_expected"][row] = ctc_and_dtc[1][row]
+        out["ctc_expected"][row] = ctc_and_dtc[0][row]
+        counts = np.random.default_rng([cohort.seed, int(idx[row]), 2])  # the assays' stream
+        ctc, marrow = ctc_and_dtc[0][row], ctc_and_dtc[1][row]
+        out["ctc_count"][row] = counts.poisson(ctc) if np.isfinite(ctc) else -1
+        out["marrow_dtc_count"][row] = counts.poisson(marrow) if np.isfinite(marrow) else -1
+        at = dx[row] + lead * outcomes.MONTH_DAYS
+        out["expected_by_site"][row] = np.stack(
+            [np.interp(at, times, e, left=0.0) for e in outcomes.running_max(by_site)]
         )
         out["steps"][row] = rec.steps[row]
         status[row] = 1
@@ -138,13 +162,25 @@ def run_chunk(cohort: Cohort, start: int, stop: int) -> dict[str, Any]:
     return result
 
 
-def _marrow(cohort: Cohort, rec, row: int, day: float) -> float:
+def _assays(cohort: Cohort, batch: ParameterBatch, rec, dx: np.ndarray):
+    """Every patient's expected CellSearch count and marrow-aspirate count at diagnosis (NaN
+    without a bone-marrow site)."""
+    n = dx.size
+    p = batch.stacked()
+    shed = np.array(
+        [
+            np.interp(dx[r] - 1e-6, rec.times, rec.systemic["dissemination_rate"][r])
+            for r in range(n)
+        ]
+    )
+    ctc = np.broadcast_to(dissemination.ctc_expected(shed[:, None], p), (n, 1))[:, 0]
     if "bone_marrow" not in cohort.sites:
-        return math.nan
+        return ctc, np.full(n, math.nan)
     series = rec.site_series["bone_marrow"]
-    total = series["dtc_dormant_total"][row] + series["dtc_proliferating_total"][row]
-    volume = cohort.base.sites["bone_marrow"].organ_volume_ml
-    return float(np.interp(day, rec.times, total)) / volume * outcomes.MARROW_SAMPLE_ML
+    total = series["dtc_dormant_total"] + series["dtc_proliferating_total"]
+    cells = np.array([np.interp(dx[r], rec.times, total[r]) for r in range(n)])
+    dtc = np.broadcast_to(dissemination.marrow_dtc_expected(cells[:, None], p), (n, 1))[:, 0]
+    return ctc, dtc
 
 
 def empty_outputs(cohort: Cohort, n: int) -> dict[str, np.ndarray]:
@@ -162,6 +198,9 @@ def empty_outputs(cohort: Cohort, n: int) -> dict[str, np.ndarray]:
         "p_metastatic_at_diagnosis": np.full(n, np.nan),
         "metastasis_free_probability": np.full((n, months(cohort).size), np.nan),
         "marrow_dtc_expected": np.full(n, np.nan),
+        "marrow_dtc_count": np.full(n, -1, dtype=np.int64),
         "ctc_expected": np.full(n, np.nan),
+        "ctc_count": np.full(n, -1, dtype=np.int64),
+        "expected_by_site": np.full((n, sites, lead_months(cohort).size), np.nan),
         "steps": np.zeros(n, dtype=np.int64),
     }

@@ -16,6 +16,7 @@ import numpy as np
 import xarray as xr
 
 from fields.core.errors import FieldsInputError
+from fields.experiments.population.expected import Probabilities, probabilities
 
 STATISTICS = {
     "median_months_to_metastasis": "median months from resection to the first detectable "
@@ -25,10 +26,26 @@ STATISTICS = {
     "percent_metastasis_within_years": "percent of patients without a metastasis at resection "
     "who have one within `years` years",
     "percent_marrow_dtc_positive": "percent of patients with >= 1 DTC in a bone-marrow aspirate "
-    "of 2e6 mononuclear cells at diagnosis (without a metastasis at diagnosis)",
-    "percent_ctc_positive": "percent of patients with >= 1 circulating tumour cell in 7.5 mL "
-    "of blood at diagnosis (without a metastasis at diagnosis)",
+    "at diagnosis (without a metastasis at diagnosis)",
+    "percent_ctc_positive": "percent of patients with >= 1 circulating tumour cell in one "
+    "CellSearch sample at diagnosis (without a metastasis at diagnosis)",
+    "percent_site_at_diagnosis": "percent of patients metastatic at diagnosis whose first "
+    "detectable metastasis is in `site`",
+    "percent_site_of_first_relapse": "percent of patients relapsing after resection within "
+    "follow-up whose first detectable metastasis is in `site`",
+    "marrow_dtc_relapse_rate_ratio": "distant-metastasis incidence-rate ratio, marrow DTC "
+    "positive against negative patients (M0 at diagnosis; within `years` years, default all "
+    "follow-up)",
+    "ctc_relapse_rate_ratio": "distant-metastasis incidence-rate ratio, CTC positive against "
+    "negative patients (M0 at diagnosis; within `years` years, default all follow-up)",
 }
+#: statistics that need a site, and those that may take `years`
+SITE_STATISTICS = ("percent_site_at_diagnosis", "percent_site_of_first_relapse")
+YEARS_STATISTICS = (
+    "percent_metastasis_within_years",
+    "marrow_dtc_relapse_rate_ratio",
+    "ctc_relapse_rate_ratio",
+)
 
 
 def select(ds: xr.Dataset, stages: Sequence[str] | None) -> np.ndarray:
@@ -51,10 +68,14 @@ def statistic(
     weights: np.ndarray | None = None,
     years: float | None = None,
     stage_mix: dict[str, float] | None = None,
+    site: str | None = None,
+    probs: Probabilities | None = None,
 ) -> float:
     """One population statistic of a cohort Dataset (see :data:`STATISTICS`). ``stage_mix``:
     the share of each T stage in the published population; the cohort's patients are weighted
-    so their stages have that mix (a stratified cohort standing for a registry)."""
+    so their stages have that mix (a stratified cohort standing for a registry). ``probs``: the
+    patients' probabilities (default: from the Dataset as it is; a calibration passes scaled
+    ones)."""
     if name not in STATISTICS:
         raise FieldsInputError(
             f"statistic = {name!r} is not allowed: one of {', '.join(STATISTICS)}"
@@ -70,17 +91,28 @@ def statistic(
             w = np.where(here, w * (share / total if total > 0 else 0.0), w)
     if w.sum() <= 0.0:
         return math.nan
-    p_m1 = ds["p_metastatic_at_diagnosis"].values
+    pr = probs if probs is not None else probabilities(ds)
     if name == "percent_metastatic_at_diagnosis":
-        return 100.0 * float(np.sum(w * p_m1) / np.sum(w))
-    m0 = w * (1.0 - p_m1)
+        return 100.0 * float(np.sum(w * pr.p_m1) / np.sum(w))
+    m0 = w * (1.0 - pr.p_m1)
+    if name in SITE_STATISTICS:
+        sites = [str(s) for s in ds["site"].values]
+        if site not in sites:
+            raise FieldsInputError(f"site = {site!r} is not allowed: one of {', '.join(sites)}")
+        part = pr.site_dx if name == "percent_site_at_diagnosis" else pr.site_relapse
+        total = float(np.sum(w[:, None] * part))
+        return 100.0 * float(np.sum(w * part[:, sites.index(site)])) / total if total else math.nan
     if name in ("percent_marrow_dtc_positive", "percent_ctc_positive"):
-        key = "marrow_dtc_expected" if name == "percent_marrow_dtc_positive" else "ctc_expected"
-        positive = -np.expm1(-np.nan_to_num(ds[key].values, nan=0.0))
+        expected = pr.dtc if name == "percent_marrow_dtc_positive" else pr.ctc
+        positive = -np.expm1(-np.nan_to_num(expected, nan=0.0))
         return 100.0 * float(np.sum(m0 * positive) / np.sum(m0))
     months = ds["month"].values
-    # nansum: unfinished patients (weight 0) hold NaN curves
-    incidence = np.nansum(m0[:, None] * (1.0 - ds["metastasis_free_probability"].values), axis=0)
+    if name in ("marrow_dtc_relapse_rate_ratio", "ctc_relapse_rate_ratio"):
+        expected = pr.dtc if name.startswith("marrow") else pr.ctc
+        if not np.isfinite(expected[rows]).any():
+            return math.nan
+        return rate_ratio(months, pr.free, m0, -np.expm1(-np.nan_to_num(expected)), years)
+    incidence = np.nansum(m0[:, None] * (1.0 - pr.free), axis=0)
     if name == "percent_metastasis_within_years":
         if years is None or not years > 0.0:
             raise FieldsInputError(f"years = {years!r} is not allowed: a number > 0")
@@ -90,6 +122,29 @@ def statistic(
     if total <= 0.0:
         return math.nan
     return float(np.interp(0.5, incidence / total, months))
+
+
+def rate_ratio(
+    months: np.ndarray,
+    free: np.ndarray,
+    m0: np.ndarray,
+    positive: np.ndarray,
+    years: float | None,
+) -> float:
+    """Incidence-rate ratio of the first metastasis (events per person-month) between the
+    marker-positive and marker-negative patients, each patient counted with its probability of
+    each, over ``years`` (all follow-up when None)."""
+    end = months[-1] if years is None else min(12.0 * years, months[-1])
+    keep = months <= end + 1e-9
+    t, s = months[keep], np.nan_to_num(free[:, keep], nan=1.0)
+    events = 1.0 - s[:, -1]
+    time = np.sum(0.5 * (s[:, 1:] + s[:, :-1]) * np.diff(t), axis=1)
+    rates = []
+    for share in (positive, 1.0 - positive):
+        weight = m0 * share
+        person_time = float(np.sum(weight * time))
+        rates.append(float(np.sum(weight * events)) / person_time if person_time > 0 else 0.0)
+    return rates[0] / rates[1] if rates[1] > 0 else math.nan
 
 
 def weighted_quantile(x: np.ndarray, w: np.ndarray, q: float) -> float:

@@ -20,14 +20,9 @@ import math
 import numpy as np
 
 MONTH_DAYS = 30.4375
-#: immunocytochemistry screens ~2e6 mononuclear cells per patient ([braun2005]); at ~2e7
-#: nucleated cells per mL of aspirate (assumed) that is 0.1 mL of marrow
-MARROW_SAMPLE_ML = 0.1
-#: CellSearch blood sample ([lucci2012], [janni2016]), circulating lifetime of a CTC ~1-2.4 h
-#: half-life ([meng2004]: 1.7 h taken, so a mean lifetime of 2.45 h), blood volume 5 L (assumed)
-CTC_SAMPLE_ML = 7.5
-CTC_LIFETIME_DAYS = 1.7 / 24.0 / math.log(2.0)
-BLOOD_ML = 5000.0
+#: months before diagnosis kept of each site's expected lesions (the sites of metastases found
+#: at diagnosis); earlier lesions count as found at that month
+LEAD_MONTHS = 120
 
 
 def running_max(e: np.ndarray) -> np.ndarray:

@@ -22,7 +22,7 @@ from fields.experiments.population.cohort_stats import weighted_quantile
 from fields.experiments.population.distributions import Distribution
 
 #: the refined proposal's spread over the posterior predictive's, so its tails cover the
-#: posterior's (on the sixth session's lead_time fit, 56 % of the refined pool's patients stayed
+#: posterior's (on the lead_time fit of 2026-11-30, 56 % of the refined pool's patients stayed
 #: effective at the estimate)
 WIDEN = 1.5
 #: the location and spread numbers of the distributions a refinement can centre
@@ -53,8 +53,9 @@ def refined_proposals(
 ) -> dict[str, Distribution]:
     """Proposals centred on the posterior: for each calibrated key, its cohort distribution at
     the posterior median of its location, with the spread of the posterior predictive (the
-    upper 95 % of the key's spread, and the posterior sd of its location) times :data:`WIDEN`."""
-    column = {(p.key, p.field): j for j, p in enumerate(cal.priors)}
+    upper 95 % of the key's spread, and the posterior sd of its location) times :data:`WIDEN`.
+    A scaled median stays where the first pool drew it (its candidates scale the pool)."""
+    column = {(p.key, p.field): j for j, p in enumerate(cal.priors) if not p.scaled}
     out: dict[str, Distribution] = {}
     for key in cal.proposals:
         base = cal.cohort.samples[key]

@@ -1,9 +1,14 @@
-"""A calibration's pool seen as the population of a candidate theta (importance reweighting).
+"""A calibration's pool seen as the population of a candidate theta (importance reweighting and
+scaling).
 
 Each pool patient is weighted by p_theta(x) / q(x), x the patient's drawn factors (a ``times``
 key's ratio to its base, a ``scaled_by`` key's draw before its power of the other key) and q the
-pools' proposal mixture (:mod:`.refine`); the targets' statistics are then the weighted
-Rao-Blackwell statistics of :mod:`.cohort_stats`.
+pools' proposal mixture (:mod:`.refine`). Parameters the expected lesions are proportional to
+(the cells shed, the founding rate, the sites' shares of the shed cells:
+:data:`~.calibration_file.SCALED_KEYS`) are not reweighted: their candidates multiply each
+site's expected lesions and the assays' expected counts (:mod:`.expected`), which is exact and
+costs no effective patients. The targets' statistics are then the weighted Rao-Blackwell
+statistics of :mod:`.cohort_stats`.
 """
 
 from __future__ import annotations
@@ -13,9 +18,12 @@ import math
 import numpy as np
 import xarray as xr
 
-from fields.experiments.population.calibration_file import Calibration, Target
-from fields.experiments.population.cohort_stats import effective_size, statistic
+from fields.experiments.population.calibration_file import Calibration, Target, scaled_kind
+from fields.experiments.population.cohort_stats import effective_size
+from fields.experiments.population.expected import Probabilities, probabilities
 from fields.experiments.population.refine import Stages, mixture_log_q
+from fields.experiments.population.targets import evaluate
+from fields.model.dissemination import arrest_shares
 
 
 class Reweighted:
@@ -41,7 +49,21 @@ class Reweighted:
         stages = stages or [(cal.proposals, pool.sizes["patient"])]
         self.log_q = mixture_log_q(self.values, stages)
 
+        self.sites = [str(x) for x in pool["site"].values] if "site" in pool else []
+        self.reference = {  # what the pool ran with, for the scaled priors
+            p.name: (
+                float(cal.cohort.samples[p.key].params["median"])
+                if p.field is not None
+                else float(cal.cohort.base.get(p.key))
+            )
+            for p in cal.priors
+            if p.scaled
+        }
+        self._shares = _shares(cal.cohort.base, self.sites) if self.sites else np.zeros(0)
+
     def weights(self, theta: dict[str, float]) -> np.ndarray:
+        # scaled medians are weighted at the pool's median (their factor is in scales())
+        theta = {**theta, **self.reference}
         changes = self.cal.changes(theta)
         log_p = 0.0
         for key, x in self.values.items():
@@ -65,16 +87,59 @@ class Reweighted:
     ) -> np.ndarray:
         """Monte Carlo sd of each statistic at ``theta`` from the pool's finite size (bootstrap
         over pool patients, seeded): the part of a prediction the posterior does not show."""
-        return bootstrap_sd(self.pool, targets, self.weights(theta), self.cal.seed, resamples)
+        return bootstrap_sd(
+            self.pool,
+            targets,
+            self.weights(theta),
+            self.cal.seed,
+            resamples,
+            self.probabilities(theta),
+        )
+
+    def scales(self, theta: dict[str, float]) -> tuple[np.ndarray, float, float]:
+        """(each site's factor on its expected lesions, the CTC factor, the marrow-DTC factor)
+        of the scaled priors at ``theta``, against the values the pool ran with."""
+        shed = founding = 1.0
+        shares = {}
+        for prior in self.cal.priors:
+            if not prior.scaled:
+                continue
+            ratio = theta[prior.name] / self.reference[prior.name]
+            kind = scaled_kind(prior.key)
+            if kind == "shed":
+                shed *= ratio
+            elif kind == "founding":
+                founding *= ratio
+            else:
+                shares[prior.key] = theta[prior.name]
+        site = np.full(len(self.sites), shed * founding)
+        dtc = shed
+        if shares:
+            now = _shares(self.cal.cohort.base.with_updates(shares), self.sites)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio = np.where(self._shares > 0.0, now / self._shares, 1.0)
+            site = site * ratio
+            if "bone_marrow" in self.sites:
+                dtc = dtc * float(ratio[self.sites.index("bone_marrow")])
+        return site, shed, dtc
+
+    def probabilities(self, theta: dict[str, float]) -> Probabilities:
+        """The pool patients' event probabilities at ``theta`` (scaled; weights apart)."""
+        site, ctc, dtc = self.scales(theta)
+        return probabilities(self.pool, site, ctc, dtc)
 
     def statistics(self, theta: dict[str, float], targets: tuple[Target, ...]) -> dict[str, float]:
         w = self.weights(theta)
         if effective_size(w) < self.cal.min_effective_size:
             return {t.name: math.nan for t in targets}
-        return {
-            t.name: statistic(self.pool, t.statistic, t.stages, w, t.years, t.stage_mix)
-            for t in targets
-        }
+        probs = self.probabilities(theta)
+        return {t.name: evaluate(self.pool, t, w, probs) for t in targets}
+
+
+def _shares(p, sites: list[str]) -> np.ndarray:
+    """Each site's share of the shed cells (:func:`arrest_shares`), in the pool's site order."""
+    shares = arrest_shares(p)
+    return np.array([float(np.asarray(shares[s]).reshape(-1)[0]) for s in sites])
 
 
 def bootstrap_sd(
@@ -83,15 +148,19 @@ def bootstrap_sd(
     weights: np.ndarray | None,
     seed: int,
     resamples: int = 50,
+    probs: Probabilities | None = None,
 ) -> np.ndarray:
     """Sd of each target's statistic over bootstrap resamples of the patients (seeded)."""
     rng = np.random.default_rng(seed)
     n = ds.sizes["patient"]
+    probs = probs if probs is not None else probabilities(ds)
     values = []
     for _ in range(resamples):
         pick = rng.integers(0, n, n)
         part, w = ds.isel(patient=pick), None if weights is None else weights[pick]
-        values.append(
-            [statistic(part, t.statistic, t.stages, w, t.years, t.stage_mix) for t in targets]
-        )
+        mine = Probabilities(*(getattr(probs, f)[pick] for f in _FIELDS))
+        values.append([evaluate(part, t, w, mine) for t in targets])
     return np.nanstd(np.asarray(values, dtype=float), axis=0)
+
+
+_FIELDS = ("p_m1", "free", "site_dx", "site_relapse", "ctc", "dtc")

@@ -6,7 +6,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from fields.experiments.population.cohort_stats import STATISTICS
+import numpy as np
+import xarray as xr
+
+from fields.experiments.population.cohort_stats import (
+    SITE_STATISTICS,
+    STATISTICS,
+    YEARS_STATISTICS,
+    statistic,
+)
+from fields.experiments.population.expected import Probabilities
 from fields.experiments.varied import bad, number
 
 _TARGET_KEYS = {
@@ -19,6 +28,7 @@ _TARGET_KEYS = {
     "sd",
     "population",
     "source",
+    "site",
 }
 
 
@@ -33,9 +43,30 @@ class Target:
     population: str
     source: str
     stage_mix: dict[str, float] | None = None
+    site: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in _TARGET_KEYS}
+
+
+def evaluate(
+    ds: xr.Dataset,
+    target: Target,
+    weights: np.ndarray | None = None,
+    probs: Probabilities | None = None,
+) -> float:
+    """The target's statistic on a cohort Dataset (optionally weighted, or on scaled
+    probabilities)."""
+    return statistic(
+        ds,
+        target.statistic,
+        target.stages,
+        weights,
+        target.years,
+        target.stage_mix,
+        target.site,
+        probs,
+    )
 
 
 def parse_targets(tables: Any, where: str) -> tuple[Target, ...]:
@@ -69,10 +100,18 @@ def _target(table: Any, where: str) -> Target:
             raise bad(f"{where}.stage_mix", mix, "a table of T stage = share of the population")
         mix = {str(k): number(f"{where}.stage_mix.{k}", v, positive=True) for k, v in mix.items()}
     years = table.get("years")
-    if statistic == "percent_metastasis_within_years":
+    if statistic == "percent_metastasis_within_years" or (
+        statistic in YEARS_STATISTICS and years is not None
+    ):
         years = number(f"{where}.years", years, positive=True)
     elif years is not None:
-        raise bad(f"{where}.years", years, "only with percent_metastasis_within_years")
+        raise bad(f"{where}.years", years, f"only with {', '.join(YEARS_STATISTICS)}")
+    site = table.get("site")
+    if statistic in SITE_STATISTICS:
+        if not isinstance(site, str) or not site:
+            raise bad(f"{where}.site", site, "an organ site of the cohort (for this statistic)")
+    elif site is not None:
+        raise bad(f"{where}.site", site, f"only with {', '.join(SITE_STATISTICS)}")
     for key in ("name", "population", "source"):
         if not isinstance(table.get(key), str) or not table[key].strip():
             raise bad(f"{where}.{key}", table.get(key), "a non-empty text")
@@ -86,4 +125,5 @@ def _target(table: Any, where: str) -> Target:
         population=table["population"],
         source=table["source"],
         stage_mix=mix,
+        site=site,
     )

@@ -13,6 +13,7 @@ import xarray as xr
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import fields
 from fields.core.errors import FieldsInputError
 from fields.experiments.population.calibration import calibrate, report
 from fields.experiments.population.calibration_file import load_calibration
@@ -114,7 +115,7 @@ def synthetic(tmp_path_factory):
         textwrap.dedent("""
         [cohort]
         name = "synthetic"
-        patients = 150
+        patients = 600
         seed = 3
         sites = ["lung"]
         follow_up_days = 720
@@ -135,6 +136,10 @@ def synthetic(tmp_path_factory):
     truth_ds = cohort(load_cohort(folder / "cohort.toml"), workers=0, progress=False)
     m1 = statistic(truth_ds, "percent_metastatic_at_diagnosis")
     within = statistic(truth_ds, "percent_metastasis_within_years", years=1.0)
+
+    def sd(percent: float) -> float:  # the truth cohort's own binomial error, at least 20 %
+        return max(0.2 * percent, math.sqrt(percent * (100.0 - percent) / 600.0), 1.0)
+
     (folder / "fit.toml").write_text(
         textwrap.dedent(f"""
         [calibration]
@@ -163,7 +168,7 @@ def synthetic(tmp_path_factory):
         name = "m1"
         statistic = "percent_metastatic_at_diagnosis"
         value = {m1}
-        sd = {max(0.2 * m1, 1.0)}
+        sd = {sd(m1)}
         population = "synthetic"
         source = "the model at founding median 1e-6"
 
@@ -172,7 +177,7 @@ def synthetic(tmp_path_factory):
         statistic = "percent_metastasis_within_years"
         years = 1.0
         value = {within}
-        sd = {max(0.2 * within, 1.0)}
+        sd = {sd(within)}
         population = "synthetic"
         source = "the model at founding median 1e-6"
     """)
@@ -197,29 +202,44 @@ def test_synthetic_targets_are_recovered_within_the_90_percent_interval(syntheti
     assert "direct cohort (150 patients)" in report(fit)
 
 
+def test_concepts_recover_the_generating_variant(synthetic):
+    """Two concepts fitted together: the one that generated the targets (the defaults) against
+    one whose metastases grow eight times slower, which no founding rate can make detectable
+    within a year. The generating variant takes most of the posterior model probability."""
+    _truth, folder = synthetic
+    days = fields.Parameters().lesions.tvdt_days
+    (folder / "same.toml").write_text(f"[lesions]\ntvdt_days = {days}\n")
+    (folder / "slow.toml").write_text(f"[lesions]\ntvdt_days = {8.0 * days}\n")
+    text = (folder / "fit.toml").read_text()
+    variants = "".join(
+        f'\n[variant.{name}]\nparameters = "{name}.toml"\ndescription = "{name}"\n'
+        f'source = "test design"\n'
+        for name in ("same", "slow")
+    )
+    (folder / "concepts.toml").write_text(text.replace("[[target]]", variants + "\n[[target]]", 1))
+    fit = calibrate(folder / "concepts.toml", workers=0, progress=False, check=0)
+    probability = fit["model_probability"]
+    assert list(fit["variant"].values) == ["same", "slow"]
+    assert float(probability.sum()) == pytest.approx(1.0)
+    assert float(probability.sel(variant="same")) > 0.9, probability.values
+
+
 def test_the_cohort_at_an_estimate_holds_its_values():
     cal = load_calibration(STUDIES / "lead_time_calibration.toml")
-    theta = {p.name: 1.0 for p in cal.priors} | {"dtc.founding_per_day.median": 3.0 * 4.0e-9}
+    key = "dissemination.shed_cells_per_g_per_day"
+    theta = {p.name: 1.0 for p in cal.priors} | {f"{key}.median": 3.0 * 400.0}
     at = cal.cohort_at(theta, 7)
     assert at.patients == 7 and at.seed == cal.cohort.seed
-    founding = at.samples["dtc.founding_per_day"]
-    assert founding.params["median"] == 3.0 * 4.0e-9 and founding.params["sigma"] == 1.0
-    tvdt = cal.cohort_at(theta | {"primary.tvdt_days.exponent": -0.3}, 7).samples[
-        "primary.tvdt_days"
-    ]
-    assert tvdt.scaled_by.exponent == -0.3 and tvdt.params == {"median": 150.0, "sigma": 1.0}
+    shed = at.samples[key]
+    assert shed.params["median"] == 3.0 * 400.0 and shed.params["sigma"] == 1.0
+    assert at.base.dtc.founding_per_day == 1.0  # a prior on a fixed key sets it
     ratio = at.samples["lesions.tvdt_days"]
     assert ratio.times == "primary.tvdt_days" and ratio.params["median"] == 1.0
-    base = cal.cohort.with_samples(
-        {"dtc.founding_per_day": cal.cohort.samples["dtc.founding_per_day"].with_params(sigma=1.0)}
-    )
+    base = cal.cohort.with_samples({key: cal.cohort.samples[key].with_params(sigma=1.0)})
     idx = np.arange(7)
     np.testing.assert_allclose(
-        at.sample(idx)["dtc.founding_per_day"],
-        base.sample(idx)["dtc.founding_per_day"]
-        * 3.0
-        * 4.0e-9
-        / base.samples["dtc.founding_per_day"].params["median"],
+        at.sample(idx)[key],
+        base.sample(idx)[key] * 3.0 * 400.0 / base.samples[key].params["median"],
         rtol=1e-12,
     )
 
@@ -279,7 +299,11 @@ def test_bad_calibration_files_name_the_key_and_value(synthetic, tmp_path, old, 
 
 def test_the_shipped_calibration_file_loads():
     cal = load_calibration(STUDIES / "lead_time_calibration.toml")
-    assert {p.name for p in cal.priors} >= {"dtc.founding_per_day.median"}
+    assert {p.name for p in cal.priors} >= {
+        "dissemination.shed_cells_per_g_per_day.median",
+        "dtc.founding_per_day",
+        "sites.lung.arrest_survival",
+    }
     assert len(cal.targets) >= 3 and len(cal.validation) >= 2
 
 
