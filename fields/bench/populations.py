@@ -4,7 +4,9 @@ Each row runs in its own spawned process. The cohort row times :func:`fields.coh
 LocalCluster of ``workers`` processes (cluster start included) and, in the same process, the
 same patients one at a time (:func:`fields.simulate`, ``per_run_sample`` of them, scaled to the
 cohort on the same number of workers); the ratio is the speed-up. The calibration row times
-:func:`fields.calibrate` of a shipped calibration file, pool included.
+:func:`fields.calibrate` of a shipped calibration file, pool included; the trial row times
+:func:`fields.experiments.population.trial.trial` of a shipped two-arm trial file (every arm's
+patients, the Cox models and the report).
 """
 
 from __future__ import annotations
@@ -44,6 +46,16 @@ CASES = (
         "<= 300 s",
     ),
     CohortCase(
+        "2-arm 10,000-patient trial (chemotherapy against none)",
+        "trials/ebctcg_chemotherapy.toml",
+        10_000,
+        2,
+        0,
+        "-",
+        kind="trial",
+        overrides=(("arms", 2),),
+    ),
+    CohortCase(
         "full calibration (lead_time)",
         "lead_time_calibration.toml",
         0,
@@ -55,6 +67,16 @@ CASES = (
 )
 QUICK_CASES = (
     CohortCase("40-patient cohort (4 sites, 20 y follow-up)", "lead_time.toml", 40, 0, 1, "-"),
+    CohortCase(
+        "2-arm 20-patient trial",
+        "trials/ebctcg_chemotherapy.toml",
+        20,
+        0,
+        0,
+        "-",
+        kind="trial",
+        overrides=(("arms", 2),),
+    ),
     CohortCase(
         "small calibration (pool 40, 20 particles)",
         "lead_time_calibration.toml",
@@ -83,6 +105,27 @@ def _measure(case: CohortCase) -> dict[str, float]:
     from fields.experiments.run import simulate
     from fields.parameters.batch import ParameterBatch
 
+    if case.kind == "trial":
+        import dataclasses
+
+        from fields.experiments.population.trial import trial
+        from fields.experiments.population.trial_file import load_trial
+        from fields.experiments.population.trial_report import report
+
+        spec = load_trial(STUDIES / case.cohort)
+        spec = dataclasses.replace(spec, arms=spec.arms[: dict(case.overrides)["arms"]])
+        t0 = time.perf_counter()
+        ds = trial(spec, workers=case.workers, patients=case.patients, progress=False)
+        report(ds)
+        wall = time.perf_counter() - t0
+        return {
+            "patients": case.patients * len(spec.arms),
+            "wall_s": wall,
+            "per_run_s": np.nan,
+            "pool_s": np.nan,
+            "abc_s": np.nan,
+            "failed": int(np.sum(ds["status"].values == 2)),
+        }
     if case.kind == "calibration":
         with tempfile.TemporaryDirectory() as folder:
             t0 = time.perf_counter()

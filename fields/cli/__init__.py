@@ -16,6 +16,7 @@ from typing import NoReturn
 from fields.cli.arguments import add_executor_options
 from fields.cli.commands import cmd_bench, cmd_plot, cmd_run, cmd_sites, cmd_sweep
 from fields.cli.population import add_parsers
+from fields.cli.trials import add_parser as add_trial_parser
 from fields.core.errors import FieldsInputError, NumericalError
 
 EXIT_INPUT = 2
@@ -114,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.set_defaults(func=cmd_sweep)
 
     add_parsers(sub)
+    add_trial_parser(sub)
 
     bench = sub.add_parser(
         "bench",

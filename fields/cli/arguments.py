@@ -34,3 +34,16 @@ def add_executor_options(parser) -> None:
 def check_workers(workers: int | None) -> None:
     if workers is not None and workers < 0:
         raise FieldsInputError(f"--workers = {workers} is not allowed: an integer >= 0")
+
+
+def output_path(value: str, suffix: str, what: str):
+    """``--out``: a name ending in ``suffix`` in an existing folder."""
+    from pathlib import Path
+
+    from fields.core.files import check_output_folder
+
+    out = Path(value)
+    if out.suffix != suffix:
+        raise FieldsInputError(f"--out = '{out}' is not allowed: a {what} name ending in {suffix}")
+    check_output_folder(out)
+    return out

@@ -63,8 +63,9 @@ def cmd_plot(args: argparse.Namespace) -> int:
         raise FieldsInputError(f"--dpi = {args.dpi} is not allowed: an integer from 20 to 600")
     out = Path(args.out)
     from fields.cli.population import population_figure
+    from fields.cli.trials import trial_figure
 
-    fig = population_figure(args)
+    fig = trial_figure(args.result) or population_figure(args)
     if fig is not None:
         pass
     elif args.by is not None:

@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from fields.cli.arguments import add_executor_options, check_workers, parse_set
+from fields.cli.arguments import add_executor_options, check_workers, output_path, parse_set
 from fields.core.errors import FieldsInputError
 
 COHORT_OUTPUTS = ("mfs",)
@@ -63,17 +63,14 @@ def cmd_cohort(args: argparse.Namespace) -> int:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from fields.core.files import atomic_path, check_output_folder
+    from fields.core.files import atomic_path
     from fields.experiments.population.calibration import calibrate, report
     from fields.experiments.population.calibration_file import load_calibration
     from fields.plot import save_figure
     from fields.plot.cohort import plot_calibration
 
     check_workers(args.workers)
-    out = Path(args.out)
-    if out.suffix != ".nc":
-        raise FieldsInputError(f"--out = '{out}' is not allowed: a file name ending in .nc")
-    check_output_folder(out)
+    out = output_path(args.out, ".nc", "file")
     for flag, value in (
         ("--pool", args.pool),
         ("--population-size", args.population_size),

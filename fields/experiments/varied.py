@@ -35,6 +35,23 @@ def header(
     return meta
 
 
+def keyed_table(where: str, table: object, keys: set[str]) -> dict[str, Any]:
+    """A table whose keys are all among ``keys`` (errors name the first unknown key)."""
+    if not isinstance(table, dict):
+        raise bad(where, table, f"a table with {', '.join(sorted(keys))}")
+    unknown = sorted(set(table) - keys)
+    if unknown:
+        raise bad(f"{where}.{unknown[0]}", table[unknown[0]], ", ".join(sorted(keys)))
+    return table
+
+
+def text(where: str, value: object) -> str:
+    """A non-empty text."""
+    if not isinstance(value, str) or not value.strip():
+        raise bad(where, value, "a non-empty text")
+    return value
+
+
 def site_list(meta: dict[str, Any], key: str, known: Any, default: list[str]) -> list[str]:
     """A non-empty list of known site names (a single name is a list of one)."""
     sites = meta.get(key.split(".")[-1], default)

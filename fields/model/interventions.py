@@ -109,12 +109,30 @@ def modifiers_at(iv: InterventionParameters, t, resection=None) -> Modifiers:
     )
 
 
+def inert(window):
+    """True where a window changes nothing (no efficacy, no kill, factors of 1): a placebo,
+    which then adds no events, so its runs equal the untreated ones bit for bit."""
+    nil = np.asarray(getattr(window, "efficacy", 1.0), dtype=float) == 0.0
+    if hasattr(window, "kill_per_day"):
+        nil = nil | (np.asarray(window.kill_per_day, dtype=float) == 0.0)
+    if hasattr(window, "permeability_factor"):
+        nil = (np.asarray(window.permeability_factor, dtype=float) == 1.0) & (
+            np.asarray(window.po2_factor, dtype=float) == 1.0
+        )
+    return nil
+
+
 def event_times(iv: InterventionParameters, resection=None) -> list[tuple[object, str]]:
-    """(day, label) of every therapy start and stop (arrays for a batch)."""
+    """(day, label) of every therapy start and stop (arrays for a batch); an inert window's
+    events are never (inf)."""
     events = []
     for name in THERAPIES:
-        start, end = window_days(getattr(iv, name), resection)
+        window = getattr(iv, name)
+        start, end = window_days(window, resection)
         if start is not None:
+            nil = inert(window)
+            start = np.where(nil, np.inf, start)
+            end = None if end is None else np.where(nil, np.inf, end)
             events.append((start, f"{name} start"))
             if end is not None:
                 events.append((end, f"{name} stop"))

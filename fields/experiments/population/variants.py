@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from fields.experiments.population.cohort_file import Cohort
-from fields.experiments.varied import bad
+from fields.experiments.varied import bad, keyed_table, text
 from fields.parameters import flatten, read_toml
 
 
@@ -33,14 +33,9 @@ def parse_variants(tables: Any, path: Path, cohort: Cohort) -> tuple[Variant, ..
     out = []
     for name, table in tables.items():
         where = f"variant.{name}"
-        if not isinstance(table, dict):
-            raise bad(where, table, "a table with parameters, description and source")
-        unknown = sorted(set(table) - _VARIANT_KEYS)
-        if unknown:
-            raise bad(f"{where}.{unknown[0]}", table[unknown[0]], ", ".join(sorted(_VARIANT_KEYS)))
+        table = keyed_table(where, table, _VARIANT_KEYS)
         for key in ("description", "source"):
-            if not isinstance(table.get(key), str) or not table[key].strip():
-                raise bad(f"{where}.{key}", table.get(key), "a non-empty text")
+            text(f"{where}.{key}", table.get(key))
         file = table.get("parameters")
         if not isinstance(file, str) or not (path.parent / file).is_file():
             raise bad(f"{where}.parameters", file, "a parameter file, relative to this file")
