@@ -47,3 +47,20 @@ def output_path(value: str, suffix: str, what: str):
         raise FieldsInputError(f"--out = '{out}' is not allowed: a {what} name ending in {suffix}")
     check_output_folder(out)
     return out
+
+
+def write_beside(out, fig, text: str):
+    """The figure (.png) and the report (.md) beside ``out``, each written atomically; prints the
+    report and returns the two paths."""
+    from pathlib import Path
+
+    from fields.core.files import atomic_path
+    from fields.plot import save_figure
+
+    figure, table = Path(out).with_suffix(".png"), Path(out).with_suffix(".md")
+    with atomic_path(figure) as tmp:
+        save_figure(fig, tmp)
+    with atomic_path(table) as tmp:
+        Path(tmp).write_text(text, encoding="utf-8")
+    print(text)
+    return figure, table

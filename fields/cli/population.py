@@ -7,7 +7,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from fields.cli.arguments import add_executor_options, check_workers, output_path, parse_set
+from fields.cli.arguments import (
+    add_executor_options,
+    check_workers,
+    output_path,
+    parse_set,
+    write_beside,
+)
 from fields.core.errors import FieldsInputError
 
 COHORT_OUTPUTS = ("mfs",)
@@ -66,7 +72,6 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from fields.core.files import atomic_path
     from fields.experiments.population.calibration import calibrate, report
     from fields.experiments.population.calibration_file import load_calibration
-    from fields.plot import save_figure
     from fields.plot.cohort import plot_calibration
 
     check_workers(args.workers)
@@ -96,13 +101,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     )
     with atomic_path(out) as tmp:
         fit.to_netcdf(tmp, engine="h5netcdf")
-    figure, table = out.with_suffix(".png"), out.with_suffix(".md")
-    with atomic_path(figure) as tmp:
-        save_figure(plot_calibration(fit), tmp)
-    text = report(fit)
-    with atomic_path(table) as tmp:
-        Path(tmp).write_text(text, encoding="utf-8")
-    print(text)
+    figure, table = write_beside(out, plot_calibration(fit), report(fit))
     print(f"wrote {out}, {figure}, {table} (pool in {pool_store})")
     return 0
 

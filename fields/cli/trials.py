@@ -8,15 +8,13 @@ import dataclasses
 import time
 from pathlib import Path
 
-from fields.cli.arguments import add_executor_options, check_workers, output_path
+from fields.cli.arguments import add_executor_options, check_workers, output_path, write_beside
 from fields.core.errors import FieldsInputError
 
 
 def cmd_trial(args: argparse.Namespace) -> int:
-    from fields.core.files import atomic_path
     from fields.experiments.population import trial as trials
     from fields.experiments.population.trial_file import DESIGNS, load_trial
-    from fields.plot import save_figure
     from fields.plot.trial import plot_trial
 
     check_workers(args.workers)
@@ -41,15 +39,9 @@ def cmd_trial(args: argparse.Namespace) -> int:
     )
     trials.write_trial(ds, out)
     trials.finish(out)
-    figure, table = out.with_suffix(".png"), out.with_suffix(".md")
-    with atomic_path(figure) as tmp:
-        save_figure(plot_trial(ds), tmp)
     from fields.experiments.population.trial_report import report
 
-    text = report(ds)
-    with atomic_path(table) as tmp:
-        Path(tmp).write_text(text, encoding="utf-8")
-    print(text)
+    figure, table = write_beside(out, plot_trial(ds), report(ds))
     print(f"wrote {out}, {figure}, {table} in {time.perf_counter() - started:.1f} s")
     return 0
 

@@ -26,7 +26,7 @@ from fields.core.version import __version__
 from fields.experiments.population.calibration_file import Calibration, load_calibration
 from fields.experiments.population.cohort import cohort
 from fields.experiments.population.cohort_stats import weighted_quantile
-from fields.experiments.population.concepts import _abc, compare
+from fields.experiments.population.concepts import _abc, compare, target_variables
 from fields.experiments.population.refine import combine, refined_proposals
 from fields.experiments.population.reweighting import Reweighted, bootstrap_sd
 from fields.experiments.population.targets import evaluate
@@ -212,14 +212,7 @@ def _dataset(cal, model, names, particles, w, populations) -> xr.Dataset:
                     "estimate (bootstrap over pool patients)"
                 },
             ),
-            "target_value": (("target",), np.array([t.value for t in targets])),
-            "target_sd": (("target",), np.array([t.sd for t in targets])),
-            "target_kind": (("target",), np.array(kind)),
-            "target_statistic": (("target",), np.array([t.statistic for t in targets])),
-            "target_source": (("target",), np.array([t.source for t in targets])),
-            "target_population": (("target",), np.array([t.population for t in targets])),
-            "epsilon": (("generation",), populations["epsilon"].values.astype(float)),
-            "samples": (("generation",), populations["samples"].values.astype(float)),
+            **target_variables(targets, kind, populations),
         },
         coords={
             "parameter": np.array(names),

@@ -255,14 +255,7 @@ def _dataset(cal: Calibration, names, models, result) -> xr.Dataset:
                 ("particle", "target"),
                 np.concatenate(row_pred) if row_pred else np.zeros((0, nt)),
             ),
-            "target_value": (("target",), np.array([t.value for t in targets])),
-            "target_sd": (("target",), np.array([t.sd for t in targets])),
-            "target_kind": (("target",), np.array(kind)),
-            "target_statistic": (("target",), np.array([t.statistic for t in targets])),
-            "target_source": (("target",), np.array([t.source for t in targets])),
-            "target_population": (("target",), np.array([t.population for t in targets])),
-            "epsilon": (("generation",), pops["epsilon"].values.astype(float)),
-            "samples": (("generation",), pops["samples"].values.astype(float)),
+            **target_variables(targets, kind, pops),
         },
         coords={
             "variant": np.array(names),
@@ -278,6 +271,21 @@ def _dataset(cal: Calibration, names, models, result) -> xr.Dataset:
             "fields_version": __version__,
         },
     )
+
+
+def target_variables(targets, kind, populations) -> dict[str, tuple]:
+    """The targets (value, sd, kind, statistic, source, population) and the ABC-SMC
+    generations (epsilon, samples) as Dataset variables, shared by both fits' Datasets."""
+    return {
+        "target_value": (("target",), np.array([t.value for t in targets])),
+        "target_sd": (("target",), np.array([t.sd for t in targets])),
+        "target_kind": (("target",), np.array(kind)),
+        "target_statistic": (("target",), np.array([t.statistic for t in targets])),
+        "target_source": (("target",), np.array([t.source for t in targets])),
+        "target_population": (("target",), np.array([t.population for t in targets])),
+        "epsilon": (("generation",), populations["epsilon"].values.astype(float)),
+        "samples": (("generation",), populations["samples"].values.astype(float)),
+    }
 
 
 def _checks(ds, fits, patients, client, workers, progress) -> None:

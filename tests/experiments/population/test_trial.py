@@ -170,23 +170,16 @@ def test_bad_trial_files_are_refused_by_name(tmp_path, old, new, message):
         load_trial(tmp_path / "trial.toml")
 
 
+def fields_trial(*args: object) -> subprocess.CompletedProcess:
+    """``fields trial ARGS`` in a fresh interpreter."""
+    command = [sys.executable, "-m", "fields.cli", "trial", *map(str, args)]
+    return subprocess.run(command, capture_output=True, text=True)
+
+
 def test_the_cli_refuses_a_bad_file_with_exit_2_and_writes_nothing(tmp_path):
     (tmp_path / "cohort.toml").write_text(COHORT)
     (tmp_path / "trial.toml").write_text(TRIAL.replace('control = "control"', 'control = "x"'))
-    out = tmp_path / "t.zarr"
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "fields.cli",
-            "trial",
-            str(tmp_path / "trial.toml"),
-            "--out",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-    )
+    run = fields_trial(tmp_path / "trial.toml", "--out", tmp_path / "t.zarr")
     assert run.returncode == 2, run.stderr
     assert "trial.control = 'x'" in run.stderr and len(run.stderr.strip().splitlines()) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cohort.toml", "trial.toml"]
@@ -194,23 +187,7 @@ def test_the_cli_refuses_a_bad_file_with_exit_2_and_writes_nothing(tmp_path):
 
 def test_the_cli_writes_the_store_report_and_figure(folder, tmp_path):
     out = tmp_path / "t.zarr"
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "fields.cli",
-            "trial",
-            str(folder / "trial.toml"),
-            "--out",
-            str(out),
-            "--patients",
-            "12",
-            "--workers",
-            "0",
-        ],
-        capture_output=True,
-        text=True,
-    )
+    run = fields_trial(folder / "trial.toml", "--out", out, "--patients", 12, "--workers", 0)
     assert run.returncode == 0, run.stderr
     assert out.is_dir() and out.with_suffix(".png").is_file() and out.with_suffix(".md").is_file()
     assert not (tmp_path / "t.zarr.arms").exists()  # the arms' stores go once the trial is written
@@ -218,19 +195,7 @@ def test_the_cli_writes_the_store_report_and_figure(folder, tmp_path):
 
     ds = open_trial(out)
     assert ds.sizes["patient"] == 12 and str(ds["arm"].values[0]) == "control"
-    again = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "fields.cli",
-            "trial",
-            str(folder / "trial.toml"),
-            "--out",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-    )
+    again = fields_trial(folder / "trial.toml", "--out", out)
     assert again.returncode == 2 and "exists" in again.stderr
 
 
@@ -275,6 +240,7 @@ def test_a_sampled_efficacy_varies_by_patient_and_keeps_the_pairing(folder, tmp_
     assert efficacy.min() >= 0.0 and efficacy.max() <= 1.0 and np.unique(efficacy).size == 6
 
 
+@pytest.mark.slow  # a cluster's start; the cohorts' own worker test runs in make test
 def test_a_trial_does_not_depend_on_the_workers(folder):
     one = trial(folder / "trial.toml", workers=0, patients=8, progress=False)
     two = trial(folder / "trial.toml", workers=2, patients=8, progress=False)
