@@ -298,7 +298,7 @@ class Loop:
         if self.keep != "events":
             want |= hit
         if self.cascade:  # the metastases' shedding needs their cells every step
-            want |= True
+            want[:] = True
         lesion_series = {}
         median = math.log(2.0)
         for name, site in self.sites.items():

@@ -52,6 +52,32 @@ def text(where: str, value: object) -> str:
     return value
 
 
+def dotted_tables(table: Any, where: str, depth: int = 0) -> dict[str, Any]:
+    """Dotted keys (``[x."a.b"]`` or ``[x.a.b]``) down to their tables (``depth`` levels of
+    fields below the key)."""
+    if not isinstance(table, dict):
+        raise bad(where, table, "tables keyed by dotted parameter names")
+    out: dict[str, Any] = {}
+
+    def walk(node: dict[str, Any], prefix: str) -> None:
+        for key, value in node.items():
+            name = f"{prefix}{key}"
+            if not isinstance(value, dict):
+                raise bad(f"{where}.{name}", value, "a table")
+            leaf = (
+                "distribution" in value
+                if depth == 0
+                else all(isinstance(v, dict) and "distribution" in v for v in value.values())
+            )
+            if leaf:
+                out[name] = value
+            else:
+                walk(value, f"{name}.")
+
+    walk(table, "")
+    return out
+
+
 def site_list(meta: dict[str, Any], key: str, known: Any, default: list[str]) -> list[str]:
     """A non-empty list of known site names (a single name is a list of one)."""
     sites = meta.get(key.split(".")[-1], default)

@@ -9,40 +9,28 @@ import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
 
-from fields.experiments.population.outcomes import MONTH_DAYS
+from fields.experiments.population.survival import kaplan_meier
 
 
 def plot_trial(ds: xr.Dataset) -> plt.Figure:
     """Left: Kaplan-Meier metastasis-free survival (M0 patients) by arm with 95 % bands.
     Right: hazard ratio (95 % CI) of each arm against the control, by endpoint; published
     hazard ratios as open squares."""
-    from lifelines import KaplanMeierFitter
-
     fig, (left, right) = plt.subplots(1, 2, figsize=(11.0, 4.2), layout="constrained")
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     arms = [str(a) for a in ds["arm"].values]
     for k, arm in enumerate(arms):
-        a = ds.sel(arm=arm)
-        keep = (a["status"].values == 1) & ~a["metastatic_at_diagnosis"].values.astype(bool)
-        months = a["time_to_metastasis_days"].values[keep] / MONTH_DAYS
-        events = a["metastasis_observed"].values.astype(bool)[keep]
-        if not keep.any():
+        km = kaplan_meier(ds.sel(arm=arm)).isel(group=0)
+        if not km["patients"].values > 0:
             continue
-        kmf = KaplanMeierFitter().fit(months, events, label=arm)
         c = colours[k % len(colours)]
-        sf = kmf.survival_function_
-        left.step(
-            sf.index.values,
-            sf.iloc[:, 0].values,
-            where="post",
-            color=c,
-            label=f"{arm} (n = {int(keep.sum())}, {int(events.sum())} events)",
-        )
-        ci = kmf.confidence_interval_survival_function_
+        months = km["month"].values
+        label = f"{arm} (n = {int(km['patients'])}, {int(km['events'])} events)"
+        left.step(months, km["survival"].values, where="post", color=c, label=label)
         left.fill_between(
-            ci.index.values,
-            ci.iloc[:, 0].values,
-            ci.iloc[:, 1].values,
+            months,
+            km["ci_low"].values,
+            km["ci_high"].values,
             step="post",
             color=c,
             alpha=0.15,

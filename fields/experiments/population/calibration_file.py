@@ -61,7 +61,7 @@ from fields.experiments.population.cohort_file import Cohort, load_cohort
 from fields.experiments.population.distributions import FIELDS, Distribution, parse_distribution
 from fields.experiments.population.targets import Target, parse_targets
 from fields.experiments.population.variants import Variant, parse_variants
-from fields.experiments.varied import bad, header, number
+from fields.experiments.varied import bad, dotted_tables, header, number
 from fields.parameters import read_toml
 
 _KEYS = {
@@ -222,7 +222,7 @@ def load_calibration(path: str | Path) -> Calibration:
     )
 
     proposals = {}
-    for key, table in _tables(doc.get("proposal", {}), "proposal").items():
+    for key, table in dotted_tables(doc.get("proposal", {}), "proposal").items():
         if key not in cohort.samples:
             raise bad(
                 f"proposal.{key!r}", key, f"a key the cohort samples: {', '.join(cohort.samples)}"
@@ -264,7 +264,7 @@ def load_calibration(path: str | Path) -> Calibration:
         if prior.kind not in ("uniform", "loguniform"):
             raise bad(f"parameter.{key!r}.distribution", prior.kind, "uniform or loguniform")
         priors.append(Prior(key, None, prior, scaled=True))
-    for key, fields in _tables(params, "parameter", depth=1).items():
+    for key, fields in dotted_tables(params, "parameter", depth=1).items():
         if key not in cohort.samples:
             raise bad(
                 f"parameter.{key!r}", key, f"a key the cohort samples: {', '.join(cohort.samples)}"
@@ -345,29 +345,3 @@ def _fixed_priors(params: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         else:
             rest[key] = value
     return fixed, rest
-
-
-def _tables(table: Any, where: str, depth: int = 0) -> dict[str, Any]:
-    """Dotted keys (``[x."a.b"]`` or ``[x.a.b]``) down to their tables (``depth`` levels of
-    fields below the key)."""
-    if not isinstance(table, dict):
-        raise bad(where, table, "tables keyed by dotted parameter names")
-    out: dict[str, Any] = {}
-
-    def walk(node: dict[str, Any], prefix: str) -> None:
-        for key, value in node.items():
-            name = f"{prefix}{key}"
-            if not isinstance(value, dict):
-                raise bad(f"{where}.{name}", value, "a table")
-            leaf = (
-                "distribution" in value
-                if depth == 0
-                else all(isinstance(v, dict) and "distribution" in v for v in value.values())
-            )
-            if leaf:
-                out[name] = value
-            else:
-                walk(value, f"{name}.")
-
-    walk(table, "")
-    return out

@@ -24,6 +24,7 @@ import xarray as xr
 from fields.core.version import __version__
 from fields.experiments.population.cohort import cohort
 from fields.experiments.population.outcomes import MONTH_DAYS
+from fields.experiments.population.survival import groups, kaplan_meier
 from fields.experiments.population.trial_file import Trial, load_trial
 
 #: per-patient cohort variables a trial keeps, by arm
@@ -103,8 +104,7 @@ def finish(store: str | Path) -> None:
 
 def m0(ds: xr.Dataset, arm: str) -> np.ndarray:
     """The finished patients of ``arm`` without a metastasis at diagnosis."""
-    a = ds.sel(arm=arm)
-    return (a["status"].values == 1) & ~a["metastatic_at_diagnosis"].values.astype(bool)
+    return groups(ds.sel(arm=arm), None)["all"]
 
 
 def _events(ds: xr.Dataset, arm: str, endpoint: str) -> np.ndarray:
@@ -163,23 +163,15 @@ def cox(ds: xr.Dataset, arm: str, control: str, endpoint: str, paired: bool, mas
 
 
 def incidence(ds: xr.Dataset, arm: str, years: float) -> tuple[float, float, float]:
-    """Distant metastasis within ``years`` of resection among M0 patients (%), Kaplan-Meier,
-    with its 95 % CI."""
-    from lifelines import KaplanMeierFitter
-
-    keep = m0(ds, arm)
-    a = ds.sel(arm=arm)
-    months = a["time_to_metastasis_days"].values[keep] / MONTH_DAYS
-    event = a["metastasis_observed"].values.astype(bool)[keep]
-    if not keep.any():
+    """Distant metastasis within ``years`` of resection among M0 patients (%), from the
+    Kaplan-Meier curve of :func:`~fields.experiments.population.survival.kaplan_meier` at the
+    last whole month, with its 95 % CI."""
+    if not m0(ds, arm).any():
         return math.nan, math.nan, math.nan
-    kmf = KaplanMeierFitter().fit(months, event)
-    at = years * 365.25 / MONTH_DAYS
-    s = float(kmf.survival_function_at_times(at).iloc[0])
-    ci = kmf.confidence_interval_survival_function_
-    index = np.searchsorted(ci.index.values, at, side="right") - 1
-    low, high = ci.iloc[max(index, 0), 0], ci.iloc[max(index, 0), 1]
-    return 100.0 * (1.0 - s), 100.0 * (1.0 - float(high)), 100.0 * (1.0 - float(low))
+    km = kaplan_meier(ds.sel(arm=arm)).isel(group=0)
+    month = int(np.searchsorted(km["month"].values, years * 365.25 / MONTH_DAYS + 1e-9) - 1)
+    s, low, high = (float(km[v].values[month]) for v in ("survival", "ci_low", "ci_high"))
+    return 100.0 * (1.0 - s), 100.0 * (1.0 - high), 100.0 * (1.0 - low)
 
 
 def contrasts(ds: xr.Dataset, spec: Trial) -> xr.Dataset:

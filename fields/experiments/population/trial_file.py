@@ -42,13 +42,13 @@ window a start outside ``day`` and ``resection``, and refuses every unknown key 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from fields.experiments.population.cohort_file import Cohort, load_cohort
 from fields.experiments.population.distributions import Distribution, parse_distribution
-from fields.experiments.varied import bad, header, keyed_table, number, text
+from fields.experiments.varied import bad, dotted_tables, header, keyed_table, number, text
 from fields.parameters import flatten, read_toml
 
 _KEYS = {"name", "cohort", "patients", "design", "control", "years", "description"}
@@ -104,8 +104,6 @@ class Trial:
         if patients is not None:
             c = c.with_patients(patients)
         if self.design == "independent":
-            from dataclasses import replace
-
             c = replace(c, seed=c.seed + 1 + self.names.index(arm.name))
         return c
 
@@ -173,7 +171,7 @@ def _arms(tables: Any, cohort: Cohort) -> tuple[Arm, ...]:
         raw = table.get("sample", {})
         if not isinstance(raw, dict):
             raise bad(f"{where}.sample", raw, 'tables [arm.NAME.sample."a.b"]')
-        for key, spec in _dotted(raw, f"{where}.sample").items():
+        for key, spec in dotted_tables(raw, f"{where}.sample").items():
             if key in cohort.samples or key in updates:
                 raise bad(
                     f"{where}.sample.{key}",
@@ -189,23 +187,6 @@ def _arms(tables: Any, cohort: Cohort) -> tuple[Arm, ...]:
             samples[key] = parse_distribution(key, spec)
         out.append(Arm(str(name), description, updates, samples))
     return tuple(out)
-
-
-def _dotted(table: dict[str, Any], where: str) -> dict[str, Any]:
-    """``[x."a.b"]`` or ``[x.a.b]`` tables down to those holding ``distribution``."""
-    out: dict[str, Any] = {}
-
-    def walk(node: dict[str, Any], prefix: str) -> None:
-        for key, value in node.items():
-            if not isinstance(value, dict):
-                raise bad(f"{where}.{prefix}{key}", value, "a table with distribution = ...")
-            if "distribution" in value:
-                out[f"{prefix}{key}"] = value
-            else:
-                walk(value, f"{prefix}{key}.")
-
-    walk(table, "")
-    return out
 
 
 def _published(rows: Any, arms: list[str], endpoints: list[str]) -> list[Published]:
